@@ -1,0 +1,182 @@
+//! `smartflow [serve|worker|migrate|openapi|check-config|healthcheck]`.
+
+use std::{path::PathBuf, process::ExitCode, time::Duration};
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::{Application, Settings, db, openapi, telemetry};
+
+#[derive(Debug, Parser)]
+#[command(name = "smartflow", version, about = "SmartFlow business-automation platform")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve HTTP and run job workers and cron (the default).
+    Serve(ServeArgs),
+    /// Run job workers and cron without HTTP (same as `serve --no-http`).
+    Worker,
+    /// Create the database if needed and apply pending migrations, then exit.
+    Migrate,
+    /// Print the OpenAPI document (JSON) of the enabled modules.
+    Openapi {
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Load and validate the configuration, print a redacted summary, and exit.
+    CheckConfig,
+    /// Exit 0 when the local instance answers `/health/ready` (for container health checks).
+    Healthcheck {
+        /// Port of the instance to probe (default: server.port).
+        #[arg(long)]
+        port: Option<u16>,
+    },
+}
+
+#[derive(Debug, Default, Args)]
+pub struct ServeArgs {
+    /// Do not serve HTTP in this process.
+    #[arg(long)]
+    pub no_http: bool,
+    /// Do not run job workers in this process.
+    #[arg(long)]
+    pub no_workers: bool,
+    /// Do not run the cron ticker in this process.
+    #[arg(long)]
+    pub no_cron: bool,
+    /// Listen on this port (overrides server.port and PORT).
+    #[arg(long)]
+    pub port: Option<u16>,
+}
+
+impl ServeArgs {
+    fn apply(&self, settings: &mut Settings) {
+        if self.no_http {
+            settings.process.http = false;
+        }
+        if self.no_workers {
+            settings.process.workers = false;
+        }
+        if self.no_cron {
+            settings.process.cron = false;
+        }
+        if let Some(port) = self.port {
+            settings.server.port = port;
+        }
+    }
+}
+
+/// Messages for the operator before logging exists (bad configuration, CLI output).
+#[allow(clippy::print_stderr)]
+fn report(message: &str) {
+    eprintln!("{message}");
+}
+
+#[allow(clippy::print_stdout)]
+fn output(text: &str) {
+    println!("{text}");
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load() {
+        Ok(s) => s,
+        Err(e) => {
+            report(&format!("smartflow: configuration error: {e}"));
+            return ExitCode::from(78); // EX_CONFIG
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            report(&format!("smartflow: could not start the async runtime: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime
+        .block_on(run(cli.command.unwrap_or(Command::Serve(ServeArgs::default())), settings))
+    {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "smartflow failed");
+            report(&format!("smartflow: {e:#}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve(args) => {
+            args.apply(&mut settings);
+            serve(settings).await
+        }
+        Command::Worker => {
+            settings.process.http = false;
+            serve(settings).await
+        }
+        Command::Migrate => {
+            let _guard = telemetry::init(&settings.telemetry)?;
+            db::ensure_database(&settings.database).await?;
+            let pool = db::connect(&settings.database).await?;
+            db::migrate(&pool).await?;
+            tracing::info!("migrations applied");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Openapi { output: path } => {
+            let doc = openapi::document(&settings);
+            let json = serde_json::to_string_pretty(&doc)?;
+            match path {
+                Some(path) => std::fs::write(&path, json)
+                    .with_context(|| format!("could not write {}", path.display()))?,
+                None => output(&json),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CheckConfig => {
+            output(&format!(
+                "configuration is valid ({})\n{settings:#?}",
+                settings.app.environment.as_str()
+            ));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Healthcheck { port } => {
+            crate::app::install_crypto_provider();
+            let port = port.unwrap_or(settings.server.port);
+            let url = format!("http://127.0.0.1:{port}/health/ready");
+            let client = reqwest::Client::builder().timeout(Duration::from_secs(3)).build()?;
+            match client.get(&url).send().await {
+                Ok(res) if res.status().is_success() => Ok(ExitCode::SUCCESS),
+                Ok(res) => {
+                    report(&format!("{url} answered {}", res.status()));
+                    Ok(ExitCode::FAILURE)
+                }
+                Err(e) => {
+                    report(&format!("{url} did not answer: {e}"));
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
+    let _guard = telemetry::init(&settings.telemetry)?;
+    tracing::info!(
+        environment = settings.app.environment.as_str(),
+        modules = ?settings.modules.enabled,
+        http = settings.process.http,
+        workers = settings.process.workers,
+        cron = settings.process.cron,
+        "starting SmartFlow {}",
+        env!("CARGO_PKG_VERSION")
+    );
+    let app = Application::build(settings).await?;
+    app.run_until_stopped().await?;
+    Ok(ExitCode::SUCCESS)
+}

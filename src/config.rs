@@ -1,0 +1,551 @@
+//! Layered settings: `Settings::default()` ← `config/default.toml` ← `config/{environment}.toml`
+//! ← `SMARTFLOW__SECTION__KEY` environment variables (plus the conventional `DATABASE_URL`,
+//! `REDIS_URL` and `PORT`). A wrong value fails start-up with a message naming the key.
+
+use std::{fmt, path::PathBuf, str::FromStr};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+/// Name of the variable that selects `config/{environment}.toml`.
+pub const ENVIRONMENT_VAR: &str = "SMARTFLOW_ENV";
+/// Name of the variable that points at the configuration folder (default `./config`).
+pub const CONFIG_DIR_VAR: &str = "SMARTFLOW_CONFIG_DIR";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub app: AppSettings,
+    pub server: ServerSettings,
+    pub process: ProcessSettings,
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    pub modules: ModuleSettings,
+    pub telemetry: TelemetrySettings,
+    pub metrics: MetricsSettings,
+    pub health: HealthSettings,
+    pub rate_limit: RateLimitSettings,
+    pub security: SecuritySettings,
+    pub http_client: HttpClientSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppSettings {
+    /// `development`, `test` or `production`; chosen by `SMARTFLOW_ENV`.
+    pub environment: Environment,
+    /// Product name shown in pages and e-mails.
+    pub name: String,
+    /// Public URL of the site, used in links, e-mails and to decide on HSTS.
+    pub base_url: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Development,
+    Test,
+    Production,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Development => "development",
+            Environment::Test => "test",
+            Environment::Production => "production",
+        }
+    }
+}
+
+impl FromStr for Environment {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "development" | "dev" | "local" => Ok(Environment::Development),
+            "test" => Ok(Environment::Test),
+            "production" | "prod" => Ok(Environment::Production),
+            other => Err(ConfigError::invalid(
+                ENVIRONMENT_VAR,
+                format!("expected development, test or production, got `{other}`"),
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub host: String,
+    /// 0 binds a random free port (used by tests).
+    pub port: u16,
+    /// HTTP worker threads; 0 means one per CPU.
+    pub workers: usize,
+    /// Largest accepted JSON or form body.
+    pub body_limit_bytes: usize,
+    /// Largest accepted multipart upload.
+    pub upload_limit_bytes: usize,
+    /// Time given to in-flight requests on SIGTERM.
+    pub shutdown_timeout_secs: u64,
+    /// Time a client has to send its request head.
+    pub client_request_timeout_ms: u64,
+    pub keep_alive_secs: u64,
+    /// Trust `X-Forwarded-For` / `Forwarded` for the client address (only behind your own proxy).
+    pub trust_proxy_headers: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessSettings {
+    /// Serve HTTP in this process.
+    pub http: bool,
+    /// Run job workers in this process.
+    pub workers: bool,
+    /// Run the cron ticker in this process.
+    pub cron: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: Secret,
+    pub max_connections: u32,
+    pub min_connections: u32,
+    pub acquire_timeout_ms: u64,
+    pub idle_timeout_secs: u64,
+    pub max_lifetime_secs: u64,
+    /// Server-side limit for any single statement.
+    pub statement_timeout_ms: u64,
+    /// Create the database at start when it does not exist.
+    pub create_if_missing: bool,
+    /// Apply pending migrations at start (`smartflow migrate` does it on demand).
+    pub migrate_on_start: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSettings {
+    /// Empty: use the in-process cache (one instance only).
+    pub url: Secret,
+    pub pool_size: usize,
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModuleSettings {
+    /// Compiled-in modules to mount at run time.
+    pub enabled: Vec<Module>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Module {
+    Main,
+    Ai,
+    Social,
+    SocialAi,
+}
+
+impl Module {
+    pub const ALL: [Module; 4] = [Module::Main, Module::Ai, Module::Social, Module::SocialAi];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Module::Main => "main",
+            Module::Ai => "ai",
+            Module::Social => "social",
+            Module::SocialAi => "social-ai",
+        }
+    }
+}
+
+impl fmt::Display for Module {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySettings {
+    pub log_format: LogFormat,
+    /// `tracing` filter directives, overridden by `RUST_LOG`.
+    pub log_level: String,
+    /// OTLP/HTTP endpoint (e.g. `http://otel-collector:4318`); empty disables trace export.
+    pub otlp_endpoint: String,
+    pub service_name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    pub enabled: bool,
+    /// When set, `GET /metrics` requires `Authorization: Bearer <token>`.
+    pub bearer_token: Secret,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthSettings {
+    /// Resident memory above which `memory_usage` reports an error; 0 disables the limit.
+    pub max_rss_mb: u64,
+    /// Process CPU share (percent of one core × cores) above which `cpu_usage` reports an error;
+    /// 0 disables the limit.
+    pub max_cpu_percent: f64,
+    /// Time allowed for each dependency probe.
+    pub probe_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    /// Path prefixes never limited.
+    pub exempt: Vec<String>,
+    /// The group a request falls into is the one with the longest matching prefix.
+    pub groups: Vec<RateLimitGroup>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitGroup {
+    pub name: String,
+    pub prefixes: Vec<String>,
+    pub requests: u64,
+    pub window_secs: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecuritySettings {
+    /// 32 random bytes, base64: encrypts provider keys and social tokens at rest.
+    /// Required in production; development and test fall back to a fixed, public key.
+    pub encryption_key: Secret,
+    /// Content-Security-Policy for pages and API responses.
+    pub content_security_policy: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpClientSettings {
+    /// Connect timeout for every outbound call.
+    pub connect_timeout_ms: u64,
+    /// Total timeout for an outbound call (streams set their own).
+    pub timeout_ms: u64,
+    /// Empty: `SmartFlow/<version>`.
+    pub user_agent: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            app: AppSettings {
+                environment: Environment::Development,
+                name: "SmartFlow".into(),
+                base_url: "http://localhost:3000".into(),
+            },
+            server: ServerSettings {
+                host: "127.0.0.1".into(),
+                port: 3000,
+                workers: 0,
+                body_limit_bytes: 1024 * 1024,
+                upload_limit_bytes: 25 * 1024 * 1024,
+                shutdown_timeout_secs: 30,
+                client_request_timeout_ms: 5_000,
+                keep_alive_secs: 75,
+                trust_proxy_headers: false,
+            },
+            process: ProcessSettings { http: true, workers: true, cron: true },
+            database: DatabaseSettings {
+                url: Secret::new("postgres://postgres@127.0.0.1:5432/smartflow"),
+                max_connections: 20,
+                min_connections: 1,
+                acquire_timeout_ms: 5_000,
+                idle_timeout_secs: 600,
+                max_lifetime_secs: 1_800,
+                statement_timeout_ms: 30_000,
+                create_if_missing: true,
+                migrate_on_start: true,
+            },
+            redis: RedisSettings { url: Secret::default(), pool_size: 16, timeout_ms: 2_000 },
+            modules: ModuleSettings { enabled: Module::ALL.to_vec() },
+            telemetry: TelemetrySettings {
+                log_format: LogFormat::Pretty,
+                log_level: "info".into(),
+                otlp_endpoint: String::new(),
+                service_name: "smartflow".into(),
+            },
+            metrics: MetricsSettings { enabled: true, bearer_token: Secret::default() },
+            health: HealthSettings { max_rss_mb: 0, max_cpu_percent: 0.0, probe_timeout_ms: 2_000 },
+            rate_limit: RateLimitSettings {
+                enabled: true,
+                exempt: vec![
+                    "/api/health".into(),
+                    "/health/".into(),
+                    "/metrics".into(),
+                    "/static/".into(),
+                ],
+                groups: vec![
+                    RateLimitGroup {
+                        name: "api".into(),
+                        prefixes: vec!["/api/".into(), "/ws/".into()],
+                        requests: 600,
+                        window_secs: 60,
+                    },
+                    RateLimitGroup {
+                        name: "auth".into(),
+                        prefixes: vec!["/api/auth/".into()],
+                        requests: 30,
+                        window_secs: 60,
+                    },
+                    RateLimitGroup {
+                        name: "forms".into(),
+                        prefixes: vec!["/api/leads".into(), "/api/contact".into()],
+                        requests: 20,
+                        window_secs: 60,
+                    },
+                    RateLimitGroup {
+                        name: "pages".into(),
+                        prefixes: vec!["/".into()],
+                        requests: 1_200,
+                        window_secs: 60,
+                    },
+                ],
+            },
+            security: SecuritySettings {
+                encryption_key: Secret::default(),
+                content_security_policy: "default-src 'self'; img-src 'self' data: https:; \
+                    style-src 'self'; script-src 'self'; connect-src 'self'; \
+                    frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"
+                    .into(),
+            },
+            http_client: HttpClientSettings {
+                connect_timeout_ms: 5_000,
+                timeout_ms: 30_000,
+                user_agent: String::new(),
+            },
+        }
+    }
+}
+
+/// A secret setting: never printed by `Debug`, compared only in tests of the defaults.
+#[derive(Clone, Default)]
+pub struct Secret(Option<SecretString>);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        let value: String = value.into();
+        if value.is_empty() { Secret(None) } else { Secret(Some(SecretString::from(value))) }
+    }
+
+    /// The value, or `None` when unset or empty.
+    pub fn get(&self) -> Option<&str> {
+        self.0.as_ref().map(|s| s.expose_secret())
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// The value, or "" when unset.
+    pub fn expose(&self) -> &str {
+        self.get().unwrap_or("")
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.is_set() { "[redacted]" } else { "[unset]" })
+    }
+}
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Secret::new(String::deserialize(d)?))
+    }
+}
+
+/// Only the defaults layer serializes settings (figment merges key by key); nothing prints them.
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.expose())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid setting `{key}`: {message}")]
+    Invalid { key: String, message: String },
+    #[error("invalid setting {0}")]
+    Figment(String),
+}
+
+impl ConfigError {
+    pub fn invalid(key: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError::Invalid { key: key.into(), message: message.into() }
+    }
+
+    fn from_figment(err: figment::Error) -> Self {
+        let messages: Vec<String> = err
+            .into_iter()
+            .map(|e| {
+                let key = if e.path.is_empty() { "(root)".to_string() } else { e.path.join(".") };
+                let source = match (&e.metadata, &e.profile) {
+                    (Some(md), Some(profile)) => {
+                        format!(" (from {}: `{}`)", md.name, md.interpolate(profile, &e.path))
+                    }
+                    (Some(md), None) => format!(" (from {})", md.name),
+                    _ => String::new(),
+                };
+                format!("`{key}`{source}: {}", e.kind)
+            })
+            .collect();
+        ConfigError::Figment(messages.join("; "))
+    }
+}
+
+/// Where settings come from; tests point it at the repository's `config/` folder.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    pub dir: PathBuf,
+    pub environment: Environment,
+    /// Read `SMARTFLOW__*`, `DATABASE_URL`, `REDIS_URL` and `PORT` from the process environment.
+    pub use_env: bool,
+}
+
+impl Sources {
+    /// The process's own sources: `SMARTFLOW_CONFIG_DIR` (or `./config`) and `SMARTFLOW_ENV`.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let environment = match std::env::var(ENVIRONMENT_VAR) {
+            Ok(v) if !v.trim().is_empty() => v.parse()?,
+            _ => Environment::Development,
+        };
+        let dir =
+            std::env::var_os(CONFIG_DIR_VAR).map(PathBuf::from).unwrap_or_else(|| "config".into());
+        Ok(Sources { dir, environment, use_env: true })
+    }
+}
+
+impl Settings {
+    pub fn load() -> Result<Settings, ConfigError> {
+        Settings::load_from(&Sources::from_env()?)
+    }
+
+    pub fn figment(sources: &Sources) -> Figment {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::file(sources.dir.join("default.toml")))
+            .merge(Toml::file(sources.dir.join(format!("{}.toml", sources.environment.as_str()))))
+            .merge(Serialized::default("app.environment", sources.environment));
+        if sources.use_env {
+            figment = figment
+                .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database.url".into()))
+                .merge(Env::raw().only(&["REDIS_URL"]).map(|_| "redis.url".into()))
+                .merge(Env::raw().only(&["PORT"]).map(|_| "server.port".into()))
+                .merge(Env::prefixed("SMARTFLOW__").split("__"));
+        }
+        figment
+    }
+
+    pub fn load_from(sources: &Sources) -> Result<Settings, ConfigError> {
+        let settings: Settings =
+            Settings::figment(sources).extract().map_err(ConfigError::from_figment)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks that go beyond types: URLs parse, modules are compiled in, production has keys.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        parse_url("app.base_url", &self.app.base_url, &["http", "https"])?;
+        parse_url("database.url", self.database.url.expose(), &["postgres", "postgresql"])?;
+        if let Some(url) = self.redis.url.get() {
+            parse_url("redis.url", url, &["redis", "rediss"])?;
+        }
+        if !self.telemetry.otlp_endpoint.is_empty() {
+            parse_url(
+                "telemetry.otlp_endpoint",
+                &self.telemetry.otlp_endpoint,
+                &["http", "https"],
+            )?;
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError::invalid("database.max_connections", "expected at least 1"));
+        }
+        if self.database.min_connections > self.database.max_connections {
+            return Err(ConfigError::invalid(
+                "database.min_connections",
+                "must not exceed database.max_connections",
+            ));
+        }
+        if self.redis.pool_size == 0 {
+            return Err(ConfigError::invalid("redis.pool_size", "expected at least 1"));
+        }
+        for module in &self.modules.enabled {
+            if !crate::modules::compiled().contains(module) {
+                return Err(ConfigError::invalid(
+                    "modules.enabled",
+                    format!(
+                        "`{module}` is not compiled into this binary (built with: {}); rebuild with \
+                         `--features {module}` or remove it",
+                        crate::modules::compiled()
+                            .iter()
+                            .map(|m| m.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+        }
+        for group in &self.rate_limit.groups {
+            if group.requests == 0 || group.window_secs == 0 {
+                return Err(ConfigError::invalid(
+                    format!("rate_limit.groups[{}]", group.name),
+                    "requests and window_secs must both be at least 1",
+                ));
+            }
+        }
+        if let Some(key) = self.security.encryption_key.get() {
+            crate::platform::crypto::parse_key(key)
+                .map_err(|message| ConfigError::invalid("security.encryption_key", message))?;
+        } else if self.app.environment == Environment::Production {
+            return Err(ConfigError::invalid(
+                "security.encryption_key",
+                "required in production: 32 random bytes in base64 (e.g. `openssl rand -base64 32`)",
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.app.environment == Environment::Production
+    }
+}
+
+fn parse_url(key: &str, value: &str, schemes: &[&str]) -> Result<url::Url, ConfigError> {
+    let url = url::Url::parse(value)
+        .map_err(|e| ConfigError::invalid(key, format!("expected a URL ({e})")))?;
+    if !schemes.contains(&url.scheme()) {
+        return Err(ConfigError::invalid(
+            key,
+            format!("expected a {} URL, got scheme `{}`", schemes.join(" or "), url.scheme()),
+        ));
+    }
+    Ok(url)
+}

@@ -1,0 +1,1 @@
+//! Domain types parsed once at the edge; handlers never re-check strings.

@@ -1,0 +1,30 @@
+//! Marketing site, leads, contact inquiries, admin dashboard and billing.
+
+mod pages;
+
+use actix_web::{HttpResponse, get};
+use utoipa_actix_web::{scope, service_config::ServiceConfig};
+
+use crate::{
+    config::{Module, Settings},
+    modules::info::ModuleInfo,
+};
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(scope::scope("/api/main").service(info));
+    cfg.map(|c| c.service(pages::home));
+}
+
+pub fn external_apis(_settings: &Settings) -> Vec<(String, bool)> {
+    Vec::new()
+}
+
+/// Describes this module; answers only when the module is enabled.
+#[utoipa::path(tag = "main", operation_id = "main_info", responses((status = 200, body = ModuleInfo)))]
+#[get("/info")]
+async fn info() -> HttpResponse {
+    HttpResponse::Ok().json(ModuleInfo::new(
+        Module::Main,
+        "Marketing site, leads, contact inquiries, admin dashboard and billing",
+    ))
+}

@@ -1,0 +1,6 @@
+//! Services shared by every module.
+
+pub mod cache;
+pub mod crypto;
+pub mod process;
+pub mod ratelimit;
