@@ -133,6 +133,8 @@ pub struct RedisSettings {
     pub url: Secret,
     pub pool_size: usize,
     pub timeout_ms: u64,
+    /// Prepended to every key and channel, so several deployments can share one Redis.
+    pub key_prefix: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -279,7 +281,12 @@ impl Default for Settings {
                 create_if_missing: true,
                 migrate_on_start: true,
             },
-            redis: RedisSettings { url: Secret::default(), pool_size: 16, timeout_ms: 2_000 },
+            redis: RedisSettings {
+                url: Secret::default(),
+                pool_size: 16,
+                timeout_ms: 2_000,
+                key_prefix: String::new(),
+            },
             modules: ModuleSettings { enabled: Module::ALL.to_vec() },
             telemetry: TelemetrySettings {
                 log_format: LogFormat::Pretty,

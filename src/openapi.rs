@@ -80,6 +80,7 @@ pub fn document(settings: &Settings) -> utoipa::openapi::OpenApi {
     doc
 }
 
+// not-in-openapi: redirect to the documentation UI
 #[get("/docs")]
 async fn docs_redirect() -> HttpResponse {
     HttpResponse::PermanentRedirect().insert_header((header::LOCATION, "/docs/")).finish()

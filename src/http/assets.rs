@@ -67,6 +67,7 @@ pub fn url(path: &str) -> String {
     }
 }
 
+// not-in-openapi: static files, not JSON
 #[get("/static/{path:.*}")]
 pub async fn serve(req: HttpRequest, path: web::Path<String>) -> HttpResponse {
     let Some(asset) = ASSETS.get(path.as_str()) else {

@@ -114,7 +114,7 @@ pub async fn security_headers(
 }
 
 /// Every 4xx/5xx under `/api` becomes problem+json carrying the request id, whatever produced
-/// it (our handlers, actix's extractors, the router).
+/// it (our handlers, actix's extractors, the router); JSON documents are kept as they are.
 pub async fn api_errors(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -125,13 +125,19 @@ pub async fn api_errors(
     if !is_api || res.status().as_u16() < 400 {
         return Ok(res);
     }
-    let (req, response) = res.into_parts();
-    let status = response.status();
-    let is_problem = response
+    let content_type = res
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with(PROBLEM_JSON));
+        .unwrap_or("")
+        .to_string();
+    // A deliberate JSON document (the seed's 503 health report) is left as it is.
+    if content_type.starts_with("application/json") {
+        return Ok(res);
+    }
+    let is_problem = content_type.starts_with(PROBLEM_JSON);
+    let (req, response) = res.into_parts();
+    let status = response.status();
     let mut kept = response.headers().clone();
     kept.remove(header::CONTENT_TYPE);
     kept.remove(header::CONTENT_LENGTH);

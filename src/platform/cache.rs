@@ -241,6 +241,7 @@ impl Cache for MemoryCache {
 
 pub struct RedisCache {
     pool: Pool,
+    prefix: String,
     timeout: Duration,
     hub: Arc<Hub>,
     listener: tokio::task::JoinHandle<()>,
@@ -254,7 +255,12 @@ impl Drop for RedisCache {
 
 impl RedisCache {
     /// Builds the pool and verifies the server answers, so a wrong `redis.url` fails at start.
-    pub async fn connect(url: &str, pool_size: usize, timeout: Duration) -> anyhow::Result<Self> {
+    pub async fn connect(
+        url: &str,
+        pool_size: usize,
+        timeout: Duration,
+        prefix: &str,
+    ) -> anyhow::Result<Self> {
         let pool = deadpool_redis::Config::from_url(url)
             .builder()?
             .max_size(pool_size)
@@ -266,8 +272,9 @@ impl RedisCache {
         let client = redis::Client::open(url)?;
         let hub = Arc::new(Hub::default());
         let (ready_tx, mut ready) = tokio::sync::watch::channel(false);
-        let listener = tokio::spawn(listen(client, hub.clone(), ready_tx));
-        let cache = RedisCache { pool, timeout, hub, listener };
+        let channel_prefix = format!("{prefix}{CHANNEL_PREFIX}");
+        let listener = tokio::spawn(listen(client, hub.clone(), ready_tx, channel_prefix));
+        let cache = RedisCache { pool, prefix: prefix.to_string(), timeout, hub, listener };
         cache
             .ping()
             .await
@@ -280,6 +287,10 @@ impl RedisCache {
         Ok(cache)
     }
 
+    fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
     async fn run<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, CacheError> {
         let fut = async {
             let mut conn = self.pool.get().await?;
@@ -290,18 +301,25 @@ impl RedisCache {
 }
 
 /// One pattern subscription per instance, reconnecting with backoff when the connection drops.
-async fn listen(client: redis::Client, hub: Arc<Hub>, ready: tokio::sync::watch::Sender<bool>) {
+async fn listen(
+    client: redis::Client,
+    hub: Arc<Hub>,
+    ready: tokio::sync::watch::Sender<bool>,
+    channel_prefix: String,
+) {
     let mut backoff = Duration::from_millis(100);
     loop {
         match client.get_async_pubsub().await {
-            Ok(mut pubsub) => match pubsub.psubscribe(format!("{CHANNEL_PREFIX}*")).await {
+            Ok(mut pubsub) => match pubsub.psubscribe(format!("{channel_prefix}*")).await {
                 Ok(()) => {
                     backoff = Duration::from_millis(100);
                     ready.send_replace(true);
                     let mut messages = pubsub.on_message();
                     while let Some(msg) = messages.next().await {
                         let channel = msg.get_channel_name();
-                        let Some(channel) = channel.strip_prefix(CHANNEL_PREFIX) else { continue };
+                        let Some(channel) = channel.strip_prefix(channel_prefix.as_str()) else {
+                            continue;
+                        };
                         if let Ok(payload) = msg.get_payload::<String>() {
                             hub.deliver(channel, Arc::from(payload));
                         }
@@ -333,12 +351,12 @@ impl Cache for RedisCache {
     }
 
     async fn get(&self, key: &str) -> Result<Option<String>, CacheError> {
-        self.run(redis::cmd("GET").arg(key)).await
+        self.run(redis::cmd("GET").arg(self.key(key))).await
     }
 
     async fn set(&self, key: &str, value: &str, ttl: Option<Duration>) -> Result<(), CacheError> {
         let mut cmd = redis::cmd("SET");
-        cmd.arg(key).arg(value);
+        cmd.arg(self.key(key)).arg(value);
         if let Some(ttl) = ttl {
             cmd.arg("PX").arg(ttl.as_millis().max(1) as u64);
         }
@@ -347,26 +365,28 @@ impl Cache for RedisCache {
 
     async fn set_nx(&self, key: &str, value: &str, ttl: Duration) -> Result<bool, CacheError> {
         let mut cmd = redis::cmd("SET");
-        cmd.arg(key).arg(value).arg("NX").arg("PX").arg(ttl.as_millis().max(1) as u64);
+        cmd.arg(self.key(key)).arg(value).arg("NX").arg("PX").arg(ttl.as_millis().max(1) as u64);
         let reply: Option<String> = self.run(&cmd).await?;
         Ok(reply.is_some())
     }
 
     async fn delete(&self, key: &str) -> Result<bool, CacheError> {
-        let n: u64 = self.run(redis::cmd("DEL").arg(key)).await?;
+        let n: u64 = self.run(redis::cmd("DEL").arg(self.key(key))).await?;
         Ok(n > 0)
     }
 
     async fn incr(&self, key: &str, window: Duration) -> Result<Counter, CacheError> {
         let mut cmd = redis::cmd("EVAL");
-        cmd.arg(INCR_SCRIPT).arg(1).arg(key).arg(window.as_millis().max(1) as u64);
+        cmd.arg(INCR_SCRIPT).arg(1).arg(self.key(key)).arg(window.as_millis().max(1) as u64);
         let (count, pttl): (u64, i64) = self.run(&cmd).await?;
         Ok(Counter { count, resets_in: Duration::from_millis(pttl.max(0) as u64) })
     }
 
     async fn publish(&self, channel: &str, message: &str) -> Result<(), CacheError> {
         self.run::<i64>(
-            redis::cmd("PUBLISH").arg(format!("{CHANNEL_PREFIX}{channel}")).arg(message),
+            redis::cmd("PUBLISH")
+                .arg(format!("{}{CHANNEL_PREFIX}{channel}", self.prefix))
+                .arg(message),
         )
         .await
         .map(|_| ())
@@ -391,6 +411,7 @@ pub async fn from_settings(
                 url,
                 settings.pool_size,
                 Duration::from_millis(settings.timeout_ms),
+                &settings.key_prefix,
             )
             .await?;
             tracing::info!("cache: redis");

@@ -14,6 +14,7 @@ struct HomePage {
     layout: Layout,
 }
 
+// not-in-openapi: HTML page
 #[get("/")]
 pub async fn home() -> Result<HttpResponse, PageError> {
     let page = HomePage {

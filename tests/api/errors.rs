@@ -1,0 +1,87 @@
+use reqwest::Method;
+
+use crate::helpers::{assert_problem, header, spawn_app};
+
+#[tokio::test]
+async fn unknown_api_route_is_a_problem_404() {
+    let app = spawn_app().await;
+    let body = assert_problem(app.get("/api/does-not-exist").await, 404).await;
+    assert!(body["detail"].as_str().unwrap().contains("/api/does-not-exist"));
+    assert!(body["request_id"].as_str().is_some_and(|r| !r.is_empty()));
+}
+
+#[tokio::test]
+async fn wrong_method_is_a_problem_405_with_allow() {
+    let app = spawn_app().await;
+    let res = app.request(Method::DELETE, "/api/health").await;
+    assert_eq!(header(res.headers(), "allow"), "GET");
+    let body = assert_problem(res, 405).await;
+    assert!(body["detail"].as_str().unwrap().contains("GET"));
+    let res = app.request(Method::POST, "/api/ai/info").await;
+    assert_problem(res, 405).await;
+}
+
+#[tokio::test]
+async fn unknown_page_is_an_html_404() {
+    let app = spawn_app().await;
+    let res = app.get("/no-such-page").await;
+    assert_eq!(res.status(), 404);
+    assert!(header(res.headers(), "content-type").starts_with("text/html"));
+    let html = res.text().await.unwrap();
+    assert!(html.contains("<h1>Not Found</h1>"), "{html}");
+}
+
+#[tokio::test]
+async fn request_id_is_echoed_or_generated() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .get(app.url("/api/health"))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(res.headers(), "x-request-id"), "abc-123");
+
+    let res = app.get("/api/health").await;
+    let generated = header(res.headers(), "x-request-id");
+    assert_eq!(generated.len(), 36, "a UUID: {generated}");
+
+    // Unsafe values are replaced, not echoed.
+    let res = app
+        .client
+        .get(app.url("/api/nothing"))
+        .header("x-request-id", "bad id with spaces")
+        .send()
+        .await
+        .unwrap();
+    let id = header(res.headers(), "x-request-id");
+    assert_ne!(id, "bad id with spaces");
+    let body = assert_problem(res, 404).await;
+    assert_eq!(body["request_id"], id.as_str());
+}
+
+#[tokio::test]
+async fn security_headers_are_set() {
+    let app = spawn_app().await;
+    for path in ["/", "/api/health"] {
+        let res = app.get(path).await;
+        let h = res.headers();
+        assert_eq!(header(h, "x-content-type-options"), "nosniff");
+        assert_eq!(header(h, "x-frame-options"), "DENY");
+        assert_eq!(header(h, "referrer-policy"), "strict-origin-when-cross-origin");
+        assert!(header(h, "content-security-policy").contains("frame-ancestors 'none'"));
+        // base_url is http in tests: no HSTS.
+        assert!(h.get("strict-transport-security").is_none());
+    }
+}
+
+#[tokio::test]
+async fn hsts_is_sent_when_the_site_is_https() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::CacheKind::Memory, |s| {
+        s.app.base_url = "https://smartflow.example".into();
+    })
+    .await;
+    let res = app.get("/").await;
+    assert!(header(res.headers(), "strict-transport-security").starts_with("max-age="));
+}

@@ -1,0 +1,12 @@
+//! Integration tests: one binary, the real application on a random port, real PostgreSQL and
+//! Redis. Run with `cargo test` (see README).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod config;
+mod errors;
+mod health;
+mod helpers;
+mod modules;
+mod openapi;
+mod pages;
+mod platform;
