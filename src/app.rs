@@ -25,7 +25,12 @@ use crate::{
         tracing_span::SmartFlowRootSpan,
     },
     openapi,
-    platform::{cache, crypto::Cipher, ratelimit::RateLimiter},
+    platform::{
+        self, cache,
+        crypto::Cipher,
+        jobs::{Runner, RunnerStatus, cron::CronScheduler},
+        ratelimit::RateLimiter,
+    },
     state::{AppState, Inner},
     telemetry,
 };
@@ -34,6 +39,8 @@ pub struct Application {
     port: u16,
     state: AppState,
     server: Option<Server>,
+    runner: Option<Runner>,
+    cron: Option<CronScheduler>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -98,7 +105,29 @@ impl Application {
             cipher,
             http: http_client,
             started_at: std::time::Instant::now(),
+            jobs: Arc::new(RunnerStatus::default()),
         });
+
+        let registry = platform::job_registry();
+        let unserved = registry.unserved_queues(&state.settings.jobs.queues);
+        if !unserved.is_empty() {
+            anyhow::bail!(
+                "invalid setting `jobs.queues`: jobs use queue(s) {} that no worker runs; add them",
+                unserved.join(", ")
+            );
+        }
+        platform::jobs::cron::sync(&state.db, &state.settings.cron.entries, &registry).await?;
+        let runner =
+            state.settings.process.workers.then(|| Runner::start(state.clone(), registry.clone()));
+        let cron = if state.settings.process.cron {
+            let cron =
+                CronScheduler::start(state.db.clone(), &state.settings.cron.entries, registry)
+                    .await?;
+            state.jobs.cron_running.store(true, std::sync::atomic::Ordering::Relaxed);
+            Some(cron)
+        } else {
+            None
+        };
 
         let (shutdown, _) = watch::channel(false);
         let (server, port) = if state.settings.process.http {
@@ -107,7 +136,7 @@ impl Application {
         } else {
             (None, 0)
         };
-        Ok(Application { port, state, server, shutdown })
+        Ok(Application { port, state, server, runner, cron, shutdown })
     }
 
     /// The bound port (0 when this process serves no HTTP).
@@ -139,9 +168,22 @@ impl Application {
             }
         }
 
-        if let Some(handle) = server_handle {
-            handle.stop(true).await;
+        // HTTP finishes its in-flight requests while workers finish their jobs.
+        if let Some(cron) = self.cron {
+            cron.shutdown().await;
+            self.state.jobs.cron_running.store(false, std::sync::atomic::Ordering::Relaxed);
         }
+        let stop_http = async {
+            if let Some(handle) = server_handle {
+                handle.stop(true).await;
+            }
+        };
+        let stop_workers = async {
+            if let Some(runner) = self.runner {
+                runner.shutdown().await;
+            }
+        };
+        tokio::join!(stop_http, stop_workers);
         if let Some(task) = server_task {
             task.await.context("HTTP server task failed")?.context("HTTP server failed")?;
         }

@@ -2,7 +2,7 @@
 //! ← `SMARTFLOW__SECTION__KEY` environment variables (plus the conventional `DATABASE_URL`,
 //! `REDIS_URL` and `PORT`). A wrong value fails start-up with a message naming the key.
 
-use std::{fmt, path::PathBuf, str::FromStr};
+use std::{collections::BTreeMap, fmt, path::PathBuf, str::FromStr};
 
 use figment::{
     Figment,
@@ -31,6 +31,8 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     pub security: SecuritySettings,
     pub http_client: HttpClientSettings,
+    pub jobs: JobsSettings,
+    pub cron: CronSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -250,6 +252,43 @@ pub struct HttpClientSettings {
     pub user_agent: String,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsSettings {
+    /// Queues this process works on, each with its own concurrency.
+    pub queues: BTreeMap<String, usize>,
+    /// Fallback polling when no notification arrives (LISTEN/NOTIFY wakes workers at once).
+    pub poll_interval_ms: u64,
+    pub heartbeat_interval_ms: u64,
+    /// A running job without a heartbeat for this long is rescued and retried.
+    pub rescue_after_secs: u64,
+    /// On shutdown, running jobs get this long to finish before they are released.
+    pub shutdown_deadline_secs: u64,
+    pub completed_retention_hours: u64,
+    pub dead_retention_days: u64,
+    /// Health reports an error when a queue's oldest due job has waited longer.
+    pub max_healthy_lag_secs: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CronSettings {
+    pub entries: Vec<CronEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CronEntry {
+    pub name: String,
+    /// Cron expression with 5 fields, or 6 with seconds first; empty disables the entry.
+    pub schedule: String,
+    /// IANA timezone the expression is read in.
+    pub timezone: String,
+    /// Job kind to enqueue (its arguments are `{}`).
+    pub job: String,
+    pub enabled: bool,
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -342,6 +381,36 @@ impl Default for Settings {
                 connect_timeout_ms: 5_000,
                 timeout_ms: 30_000,
                 user_agent: String::new(),
+            },
+            jobs: JobsSettings {
+                queues: [
+                    ("default", 16),
+                    ("events", 8),
+                    ("webhooks", 8),
+                    ("email", 4),
+                    ("ai", 8),
+                    ("social", 8),
+                    ("maintenance", 2),
+                ]
+                .into_iter()
+                .map(|(q, n)| (q.to_string(), n))
+                .collect(),
+                poll_interval_ms: 1_000,
+                heartbeat_interval_ms: 5_000,
+                rescue_after_secs: 60,
+                shutdown_deadline_secs: 25,
+                completed_retention_hours: 24,
+                dead_retention_days: 14,
+                max_healthy_lag_secs: 300,
+            },
+            cron: CronSettings {
+                entries: vec![CronEntry {
+                    name: "prune-jobs".into(),
+                    schedule: "0 17 * * * *".into(),
+                    timezone: "UTC".into(),
+                    job: "jobs.prune".into(),
+                    enabled: true,
+                }],
             },
         }
     }
@@ -526,6 +595,28 @@ impl Settings {
                     format!("rate_limit.groups[{}]", group.name),
                     "requests and window_secs must both be at least 1",
                 ));
+            }
+        }
+        if self.jobs.queues.values().any(|&n| n == 0) {
+            return Err(ConfigError::invalid(
+                "jobs.queues",
+                "every queue needs a concurrency of at least 1",
+            ));
+        }
+        if self.jobs.heartbeat_interval_ms * 2 > self.jobs.rescue_after_secs * 1000 {
+            return Err(ConfigError::invalid(
+                "jobs.rescue_after_secs",
+                "must be at least two heartbeats (jobs.heartbeat_interval_ms) long",
+            ));
+        }
+        for e in &self.cron.entries {
+            if e.enabled && !e.schedule.trim().is_empty() {
+                crate::platform::jobs::cron::parse_schedule(&e.schedule).map_err(|m| {
+                    ConfigError::invalid(format!("cron.entries[{}].schedule", e.name), m)
+                })?;
+                crate::platform::jobs::cron::parse_timezone(&e.timezone).map_err(|m| {
+                    ConfigError::invalid(format!("cron.entries[{}].timezone", e.name), m)
+                })?;
             }
         }
         if let Some(key) = self.security.encryption_key.get() {

@@ -7,7 +7,7 @@ use sqlx::PgPool;
 use crate::{
     config::Settings,
     http::routes::RouteTable,
-    platform::{cache::Cache, crypto::Cipher, ratelimit::RateLimiter},
+    platform::{cache::Cache, crypto::Cipher, jobs::RunnerStatus, ratelimit::RateLimiter},
 };
 
 #[derive(Clone)]
@@ -25,6 +25,8 @@ pub struct Inner {
     pub routes: Arc<RouteTable>,
     pub openapi_json: Arc<String>,
     pub started_at: Instant,
+    /// Whether this process's job runner and cron are up, for health.
+    pub jobs: Arc<RunnerStatus>,
 }
 
 impl Deref for AppState {

@@ -84,14 +84,18 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
 
 pub async fn report(state: &AppState) -> HealthReport {
     let timeout = Duration::from_millis(state.settings.health.probe_timeout_ms);
-    let (database, redis) =
-        tokio::join!(check_database(state, timeout), check_cache(state, timeout));
+    let (database, redis, jobs) = tokio::join!(
+        check_database(state, timeout),
+        check_cache(state, timeout),
+        check_jobs(state, timeout)
+    );
     let mut checks = BTreeMap::new();
     checks.insert("database".to_string(), database);
     checks.insert("redis".to_string(), redis);
     checks.insert("external_apis".to_string(), check_external_apis(state));
     checks.insert("memory_usage".to_string(), check_memory(state));
     checks.insert("cpu_usage".to_string(), check_cpu(state));
+    checks.insert("jobs".to_string(), jobs);
     let healthy = checks.values().all(|c| c.status == CheckStatus::Ok);
     HealthReport {
         timestamp: Utc::now(),
@@ -140,6 +144,56 @@ async fn check_cache(state: &AppState, timeout: Duration) -> Check {
             "backend": "redis",
             "detail": format!("no answer within {} ms", timeout.as_millis()),
         })),
+    }
+}
+
+/// The job runner and cron of this process (up, down or disabled), the workers alive across
+/// all instances, and queue lag.
+async fn check_jobs(state: &AppState, timeout: Duration) -> Check {
+    use std::sync::atomic::Ordering;
+    let role = |enabled: bool, up: bool| match (enabled, up) {
+        (false, _) => "disabled",
+        (true, true) => "up",
+        (true, false) => "down",
+    };
+    let worker =
+        role(state.settings.process.workers, state.jobs.worker_running.load(Ordering::Relaxed));
+    let cron = role(state.settings.process.cron, state.jobs.cron_running.load(Ordering::Relaxed));
+    let stale_after = (state.settings.jobs.heartbeat_interval_ms * 3) as f64 / 1000.0;
+    let probe = async {
+        let lag = crate::platform::jobs::queue_lag(&state.db).await?;
+        let alive: i64 = sqlx::query_scalar(
+            "select count(*) from smartflow_shared.job_workers \
+             where heartbeat_at > now() - make_interval(secs => $1)",
+        )
+        .bind(stale_after.max(1.0))
+        .fetch_one(&state.db)
+        .await?;
+        Ok::<_, sqlx::Error>((lag, alive))
+    };
+    let (lag, alive) = match tokio::time::timeout(timeout, probe).await {
+        Ok(Ok(v)) => v,
+        _ => {
+            return Check::error(
+                json!({ "worker": worker, "cron": cron, "detail": "queue state unavailable" }),
+            );
+        }
+    };
+    let max_lag = lag.iter().map(|(_, l)| *l).fold(0.0, f64::max);
+    let info = json!({
+        "worker": worker,
+        "cron": cron,
+        "workers_alive": alive,
+        "lag_seconds": round1(max_lag),
+        "max_healthy_lag_seconds": state.settings.jobs.max_healthy_lag_secs,
+    });
+    if worker == "down"
+        || cron == "down"
+        || max_lag > state.settings.jobs.max_healthy_lag_secs as f64
+    {
+        Check::error(info)
+    } else {
+        Check::ok(info)
     }
 }
 

@@ -3,7 +3,10 @@
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::config::{Module, Settings};
+use crate::{
+    config::{Module, Settings},
+    platform::jobs::JobRegistry,
+};
 
 #[cfg(feature = "ai")]
 pub mod ai;
@@ -50,6 +53,19 @@ pub fn configure(cfg: &mut ServiceConfig, settings: &Settings) {
         social_ai::configure(cfg);
     }
     let _ = on;
+}
+
+/// Job kinds of every compiled-in module (a disabled module's jobs still drain).
+pub fn register_jobs(registry: &mut JobRegistry) {
+    #[cfg(feature = "main")]
+    main_site::register_jobs(registry);
+    #[cfg(feature = "ai")]
+    ai::register_jobs(registry);
+    #[cfg(feature = "social")]
+    social::register_jobs(registry);
+    #[cfg(feature = "social-ai")]
+    social_ai::register_jobs(registry);
+    let _ = registry;
 }
 
 /// External APIs of the enabled modules and whether each is configured (for health).

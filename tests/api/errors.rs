@@ -85,3 +85,22 @@ async fn hsts_is_sent_when_the_site_is_https() {
     let res = app.get("/").await;
     assert!(header(res.headers(), "strict-transport-security").starts_with("max-age="));
 }
+
+#[tokio::test]
+async fn bodies_sent_to_routes_without_them_are_still_problems() {
+    let app = spawn_app().await;
+    let res = app.post_json("/api/health", &serde_json::json!({"x": 1})).await;
+    assert_eq!(header(res.headers(), "allow"), "GET");
+    assert_problem(res, 405).await;
+    let res = app.post_raw("/api/nothing-here", "text/plain", "hello").await;
+    assert_problem(res, 404).await;
+}
+
+#[tokio::test]
+async fn stopping_the_app_closes_the_listener() {
+    let mut app = spawn_app().await;
+    assert_eq!(app.get("/health/live").await.status(), 200);
+    app.stop().await;
+    let refused = app.client.get(app.url("/health/live")).send().await;
+    assert!(refused.is_err(), "the port no longer accepts requests");
+}

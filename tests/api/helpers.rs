@@ -55,7 +55,6 @@ pub enum CacheKind {
 
 pub struct TestApp {
     pub address: String,
-    pub port: u16,
     pub db: PgPool,
     pub db_name: String,
     pub settings: Settings,
@@ -92,7 +91,6 @@ pub async fn spawn_app_with(cache: CacheKind, tweak: impl FnOnce(&mut Settings))
     let db = PgPool::connect(settings.database.url.expose()).await.expect("test pool");
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
-        port,
         db,
         db_name,
         settings,

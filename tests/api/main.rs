@@ -6,6 +6,7 @@ mod config;
 mod errors;
 mod health;
 mod helpers;
+mod jobs;
 mod modules;
 mod openapi;
 mod pages;

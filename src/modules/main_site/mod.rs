@@ -15,6 +15,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.map(|c| c.service(pages::home));
 }
 
+pub fn register_jobs(_registry: &mut crate::platform::jobs::JobRegistry) {}
+
 pub fn external_apis(_settings: &Settings) -> Vec<(String, bool)> {
     Vec::new()
 }

@@ -12,6 +12,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(scope::scope("/api/social-ai").service(info));
 }
 
+pub fn register_jobs(_registry: &mut crate::platform::jobs::JobRegistry) {}
+
 pub fn external_apis(_settings: &Settings) -> Vec<(String, bool)> {
     Vec::new()
 }

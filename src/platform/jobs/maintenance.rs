@@ -1,0 +1,159 @@
+//! Keeping the queue healthy: rescue jobs whose worker died, prune finished jobs, and export
+//! queue metrics. Safe to run in every instance at once (each statement is idempotent).
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+
+use super::{CHANNEL, Job, JobContext, JobResult, Outcome};
+use crate::state::AppState;
+
+/// Jobs `running` without a heartbeat for `after` go back to work (or to `dead` when that was
+/// their last attempt). Returns how many were rescued.
+pub async fn rescue(db: &PgPool, after: Duration) -> Result<u64, sqlx::Error> {
+    let rows: Vec<String> = sqlx::query_scalar(
+        r#"
+        with lost as (
+            select id from smartflow_shared.jobs
+            where state = 'running' and heartbeat_at < now() - make_interval(secs => $1)
+            for update skip locked
+        ),
+        rescued as (
+            update smartflow_shared.jobs j
+            set state = case when j.attempt >= j.max_attempts then 'dead' else 'available' end,
+                run_at = now(),
+                finished_at = case when j.attempt >= j.max_attempts then now() else null end,
+                last_error = 'the worker running this job stopped (no heartbeat); rescued',
+                errors = j.errors || jsonb_build_array(jsonb_build_object(
+                    'attempt', j.attempt, 'at', now(), 'error', 'worker lost (no heartbeat)')),
+                heartbeat_at = null, locked_by = null
+            from lost where j.id = lost.id
+            returning j.queue, j.state
+        )
+        select queue from rescued where state = 'available'
+        "#,
+    )
+    .bind(after.as_secs_f64())
+    .fetch_all(db)
+    .await?;
+    if !rows.is_empty() {
+        let mut queues = rows.clone();
+        queues.sort_unstable();
+        queues.dedup();
+        sqlx::query("select pg_notify($1, q) from unnest($2::text[]) q")
+            .bind(CHANNEL)
+            .bind(&queues)
+            .execute(db)
+            .await?;
+        tracing::warn!(count = rows.len(), "rescued jobs from workers that stopped");
+    }
+    Ok(rows.len() as u64)
+}
+
+/// Deletes completed and cancelled jobs older than `completed`, dead ones older than `dead`,
+/// in batches so a large backlog does not hold long locks. Returns how many were deleted.
+pub async fn prune(db: &PgPool, completed: Duration, dead: Duration) -> Result<u64, sqlx::Error> {
+    let mut total = 0;
+    loop {
+        let n = sqlx::query(
+            r#"
+            delete from smartflow_shared.jobs where id in (
+                select id from smartflow_shared.jobs
+                where (state in ('completed', 'cancelled') and finished_at < now() - make_interval(secs => $1))
+                   or (state = 'dead' and finished_at < now() - make_interval(secs => $2))
+                limit 5000
+            )
+            "#,
+        )
+        .bind(completed.as_secs_f64())
+        .bind(dead.as_secs_f64())
+        .execute(db)
+        .await?
+        .rows_affected();
+        total += n;
+        if n < 5000 {
+            break;
+        }
+    }
+    sqlx::query(
+        "delete from smartflow_shared.job_workers where heartbeat_at < now() - interval '1 hour'",
+    )
+    .execute(db)
+    .await?;
+    Ok(total)
+}
+
+/// The cron-driven prune (see `[[cron.entries]]`).
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct PruneJobs {}
+
+#[async_trait::async_trait]
+impl Job for PruneJobs {
+    const KIND: &'static str = "jobs.prune";
+    const QUEUE: &'static str = "maintenance";
+    const MAX_ATTEMPTS: i32 = 3;
+
+    async fn run(self, ctx: JobContext) -> JobResult {
+        let s = &ctx.state.settings.jobs;
+        let deleted = prune(
+            &ctx.state.db,
+            Duration::from_secs(s.completed_retention_hours * 3600),
+            Duration::from_secs(s.dead_retention_days * 86_400),
+        )
+        .await?;
+        tracing::info!(deleted, "pruned finished jobs");
+        Ok(Outcome::Done)
+    }
+}
+
+/// Rescue on a short period, queue metrics every 15 s.
+pub(super) async fn run(state: AppState) {
+    let settings = state.settings.jobs.clone();
+    let rescue_after = Duration::from_secs(settings.rescue_after_secs.max(1));
+    let rescue_every = (rescue_after / 2).max(Duration::from_millis(500));
+    let mut last_stats = std::time::Instant::now() - Duration::from_secs(60);
+    loop {
+        if let Err(e) = rescue(&state.db, rescue_after).await {
+            tracing::warn!(error = %e, "rescuing jobs failed");
+        }
+        if last_stats.elapsed() >= Duration::from_secs(15) {
+            last_stats = std::time::Instant::now();
+            if let Err(e) = export_stats(&state.db).await {
+                tracing::warn!(error = %e, "reading queue statistics failed");
+            }
+        }
+        tokio::time::sleep(rescue_every.min(Duration::from_secs(15))).await;
+    }
+}
+
+/// `jobs{queue,state}` and `job_queue_lag_seconds{queue}` (now − run_at of the oldest due job).
+pub async fn export_stats(db: &PgPool) -> Result<(), sqlx::Error> {
+    let counts: Vec<(String, String, i64)> = sqlx::query_as(
+        "select queue, state, count(*) from smartflow_shared.jobs \
+         where state in ('scheduled', 'available', 'running', 'dead') group by 1, 2",
+    )
+    .fetch_all(db)
+    .await?;
+    for state in ["scheduled", "available", "running", "dead"] {
+        let queues: std::collections::BTreeSet<&str> =
+            counts.iter().map(|c| c.0.as_str()).collect();
+        for q in queues {
+            let n = counts.iter().find(|c| c.0 == q && c.1 == state).map_or(0, |c| c.2);
+            metrics::gauge!("jobs", "queue" => q.to_string(), "state" => state).set(n as f64);
+        }
+    }
+    for (queue, lag) in queue_lag(db).await? {
+        metrics::gauge!("job_queue_lag_seconds", "queue" => queue).set(lag);
+    }
+    Ok(())
+}
+
+/// Seconds each queue's oldest due job has waited.
+pub async fn queue_lag(db: &PgPool) -> Result<Vec<(String, f64)>, sqlx::Error> {
+    sqlx::query_as(
+        "select queue, greatest(extract(epoch from now() - min(run_at)), 0)::float8 \
+         from smartflow_shared.jobs where state = 'available' group by queue",
+    )
+    .fetch_all(db)
+    .await
+}
