@@ -28,6 +28,7 @@ use crate::{
     platform::{
         self, cache,
         crypto::Cipher,
+        events::Subscribers,
         jobs::{Runner, RunnerStatus, cron::CronScheduler},
         ratelimit::RateLimiter,
     },
@@ -94,6 +95,14 @@ impl Application {
             .build()
             .context("could not build the outbound HTTP client")?;
 
+        let mail_transport = platform::mail::from_settings(&settings.mail)
+            .map_err(|e| anyhow::anyhow!("invalid mail settings: {e}"))?;
+        let outbound = platform::ssrf::client(
+            settings.webhooks.allow_private_targets,
+            Duration::from_millis(settings.webhooks.timeout_ms),
+            "SmartFlow-Webhooks",
+        )
+        .context("could not build the outbound client")?;
         let doc = openapi::document(&settings);
         let state = AppState::new(Inner {
             rate_limiter: RateLimiter::from_settings(&settings.rate_limit),
@@ -106,6 +115,9 @@ impl Application {
             http: http_client,
             started_at: std::time::Instant::now(),
             jobs: Arc::new(RunnerStatus::default()),
+            mailer: Arc::from(mail_transport),
+            outbound,
+            subscribers: Subscribers::default(),
         });
 
         let registry = platform::job_registry();
@@ -234,6 +246,7 @@ fn serve_http(state: AppState, doc: utoipa::openapi::OpenApi) -> anyhow::Result<
             .configure(|cfg| http::extractor_config(cfg, settings))
             .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", doc.clone()))
             .default_service(web::to(routes::fallback))
+            .wrap(from_fn(platform::auth::csrf::middleware))
             .wrap(from_fn(middleware::rate_limit))
             .wrap(from_fn(middleware::api_errors))
             .wrap(Compress::default())

@@ -30,6 +30,16 @@ pub enum Command {
     },
     /// Load and validate the configuration, print a redacted summary, and exit.
     CheckConfig,
+    /// Create platform staff (or promote an existing account). The password is read from
+    /// standard input with --password-stdin, otherwise generated and printed once.
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        password_stdin: bool,
+    },
     /// Exit 0 when the local instance answers `/health/ready` (for container health checks).
     Healthcheck {
         /// Port of the instance to probe (default: server.port).
@@ -135,6 +145,38 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
                 Some(path) => std::fs::write(&path, json)
                     .with_context(|| format!("could not write {}", path.display()))?,
                 None => output(&json),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CreateAdmin { email, name, password_stdin } => {
+            let _guard = telemetry::init(&settings.telemetry)?;
+            crate::app::install_crypto_provider();
+            db::ensure_database(&settings.database).await?;
+            let pool = db::connect(&settings.database).await?;
+            db::migrate(&pool).await?;
+            let password = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .context("could not read the password from stdin")?;
+                Some(line.trim_end_matches(['\r', '\n']).to_string())
+            } else {
+                None
+            };
+            let created = crate::platform::auth::admin::create_admin(
+                &pool,
+                &settings,
+                &email,
+                name.as_deref(),
+                password,
+            )
+            .await?;
+            match created.generated_password {
+                Some(pw) => output(&format!(
+                    "staff account {} ready; its password (shown once): {pw}",
+                    created.email
+                )),
+                None => output(&format!("staff account {} ready", created.email)),
             }
             Ok(ExitCode::SUCCESS)
         }

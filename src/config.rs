@@ -33,6 +33,9 @@ pub struct Settings {
     pub http_client: HttpClientSettings,
     pub jobs: JobsSettings,
     pub cron: CronSettings,
+    pub auth: AuthSettings,
+    pub mail: MailSettings,
+    pub webhooks: WebhookSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -272,6 +275,79 @@ pub struct JobsSettings {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// HMAC key for access tokens, at least 32 bytes. Required in production; development and
+    /// test use a random key per process (tokens then end with the process).
+    pub jwt_secret: Secret,
+    pub issuer: String,
+    pub audience: String,
+    pub access_token_ttl_secs: u64,
+    /// Absolute lifetime of a sign-in (cookie session and its refresh tokens).
+    pub session_ttl_hours: u64,
+    /// Whether anyone may create an account and workspace at /signup.
+    pub allow_signup: bool,
+    /// argon2id cost: memory in KiB, iterations, lanes.
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+    /// Failed sign-ins per account, and per client address, before 429 until the window ends.
+    pub max_failed_logins_per_account: u64,
+    pub max_failed_logins_per_ip: u64,
+    pub failed_login_window_secs: u64,
+    pub password_reset_ttl_mins: u64,
+    pub invitation_ttl_hours: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    /// `log` (recipient and subject only), `file` (one .eml per message in `file_dir`) or `smtp`.
+    pub transport: MailTransport,
+    /// Sender, e.g. `SmartFlow <no-reply@example.com>`.
+    pub from: String,
+    pub file_dir: String,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    /// `starttls`, `tls` (implicit, port 465) or `none` (local relays only).
+    pub smtp_security: SmtpSecurity,
+    pub smtp_username: String,
+    pub smtp_password: Secret,
+    pub smtp_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransport {
+    Log,
+    File,
+    Smtp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    Starttls,
+    Tls,
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Allow endpoints on private, loopback and link-local addresses (development only).
+    pub allow_private_targets: bool,
+    /// Only `https://` endpoints (recommended in production).
+    pub require_https: bool,
+    pub timeout_ms: u64,
+    pub max_attempts: i32,
+    /// An endpoint is disabled after this many failed attempts in a row.
+    pub disable_after_failures: i32,
+    /// Incoming signatures older or newer than this are refused (replay window).
+    pub signature_tolerance_secs: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CronSettings {
     pub entries: Vec<CronEntry>,
 }
@@ -402,6 +478,41 @@ impl Default for Settings {
                 completed_retention_hours: 24,
                 dead_retention_days: 14,
                 max_healthy_lag_secs: 300,
+            },
+            auth: AuthSettings {
+                jwt_secret: Secret::default(),
+                issuer: "smartflow".into(),
+                audience: "smartflow-api".into(),
+                access_token_ttl_secs: 900,
+                session_ttl_hours: 720,
+                allow_signup: true,
+                argon2_memory_kib: 19_456,
+                argon2_iterations: 2,
+                argon2_parallelism: 1,
+                max_failed_logins_per_account: 10,
+                max_failed_logins_per_ip: 50,
+                failed_login_window_secs: 900,
+                password_reset_ttl_mins: 60,
+                invitation_ttl_hours: 168,
+            },
+            mail: MailSettings {
+                transport: MailTransport::Log,
+                from: "SmartFlow <no-reply@localhost>".into(),
+                file_dir: "data/mail".into(),
+                smtp_host: String::new(),
+                smtp_port: 587,
+                smtp_security: SmtpSecurity::Starttls,
+                smtp_username: String::new(),
+                smtp_password: Secret::default(),
+                smtp_timeout_ms: 10_000,
+            },
+            webhooks: WebhookSettings {
+                allow_private_targets: false,
+                require_https: false,
+                timeout_ms: 10_000,
+                max_attempts: 8,
+                disable_after_failures: 20,
+                signature_tolerance_secs: 300,
             },
             cron: CronSettings {
                 entries: vec![CronEntry {
@@ -618,6 +729,35 @@ impl Settings {
                     ConfigError::invalid(format!("cron.entries[{}].timezone", e.name), m)
                 })?;
             }
+        }
+        match self.auth.jwt_secret.get() {
+            Some(s) if s.len() < 32 => {
+                return Err(ConfigError::invalid(
+                    "auth.jwt_secret",
+                    "use at least 32 characters (e.g. `openssl rand -base64 48`)",
+                ));
+            }
+            None if self.app.environment == Environment::Production => {
+                return Err(ConfigError::invalid(
+                    "auth.jwt_secret",
+                    "required in production: at least 32 random characters (e.g. `openssl rand -base64 48`)",
+                ));
+            }
+            _ => {}
+        }
+        if self.auth.argon2_memory_kib < 8 * self.auth.argon2_parallelism.max(1)
+            || self.auth.argon2_iterations == 0
+        {
+            return Err(ConfigError::invalid(
+                "auth.argon2_memory_kib",
+                "argon2 needs at least 8 KiB per lane and 1 iteration",
+            ));
+        }
+        if self.mail.transport == MailTransport::Smtp && self.mail.smtp_host.is_empty() {
+            return Err(ConfigError::invalid(
+                "mail.smtp_host",
+                "required when mail.transport = \"smtp\"",
+            ));
         }
         if let Some(key) = self.security.encryption_key.get() {
             crate::platform::crypto::parse_key(key)

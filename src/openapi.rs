@@ -4,7 +4,7 @@
 
 use actix_web::{App, HttpResponse, get, http::header};
 use utoipa::{
-    OpenApi,
+    Modify, OpenApi,
     openapi::{Content, RefOr, ResponseBuilder, path::Operation},
 };
 use utoipa_actix_web::{AppExt, service_config::ServiceConfig};
@@ -13,7 +13,7 @@ use crate::{
     config::Settings,
     error::{FieldError, PROBLEM_JSON, Problem},
     http::{assets, health},
-    modules,
+    modules, platform,
 };
 
 #[derive(OpenApi)]
@@ -26,8 +26,12 @@ use crate::{
         license(name = "Apache-2.0"),
     ),
     components(schemas(Problem, FieldError)),
+    modifiers(&SecuritySchemes),
     tags(
         (name = "health", description = "Health checks and metrics"),
+        (name = "identity", description = "Accounts, sessions, workspaces, members, API keys, audit log"),
+        (name = "webhooks", description = "Outgoing webhooks signed with SmartFlow-Signature"),
+        (name = "jobs", description = "Background jobs (platform staff)"),
         (name = "main", description = "Main site: leads, contact, billing"),
         (name = "ai", description = "AI platform: agents, chat, knowledge"),
         (name = "social", description = "Social booster: accounts, posts, calendar, analytics"),
@@ -35,6 +39,44 @@ use crate::{
     ),
 )]
 struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("Access token from /api/auth/login or /api/auth/refresh."))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("sf_<prefix>_<secret>")
+                    .description(Some("A workspace API key created at /api/api-keys."))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session_cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "sf_session",
+                "Browser session; unsafe methods also need the X-CSRF-Token header.",
+            ))),
+        );
+    }
+}
 
 /// Every operation may answer an error as problem+json; documented once as its `default`.
 fn add_default_problem(op: &mut Operation) {
@@ -58,6 +100,7 @@ pub fn routes(cfg: &mut ServiceConfig, settings: &Settings) {
         .service(health::ready)
         .service(health::metrics);
     cfg.map(|c| c.service(assets::serve).service(docs_redirect));
+    platform::configure(cfg);
     modules::configure(cfg, settings);
 }
 

@@ -7,7 +7,10 @@ use sqlx::PgPool;
 use crate::{
     config::Settings,
     http::routes::RouteTable,
-    platform::{cache::Cache, crypto::Cipher, jobs::RunnerStatus, ratelimit::RateLimiter},
+    platform::{
+        cache::Cache, crypto::Cipher, events::Subscribers, jobs::RunnerStatus, mail::Mailer,
+        ratelimit::RateLimiter,
+    },
 };
 
 #[derive(Clone)]
@@ -27,6 +30,11 @@ pub struct Inner {
     pub started_at: Instant,
     /// Whether this process's job runner and cron are up, for health.
     pub jobs: Arc<RunnerStatus>,
+    pub mailer: Arc<dyn Mailer>,
+    /// Client for user-supplied URLs (webhooks, agent tools): SSRF-guarded, no redirects.
+    pub outbound: reqwest::Client,
+    /// Reactions to events registered at start-up (workflow triggers).
+    pub subscribers: Subscribers,
 }
 
 impl Deref for AppState {

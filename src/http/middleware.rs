@@ -164,7 +164,7 @@ fn plain_detail(body: &[u8]) -> Option<String> {
     (!text.is_empty() && text.len() <= 500 && !text.starts_with('<')).then(|| text.to_string())
 }
 
-/// Fixed-window limit per route group, keyed by client address.
+/// Fixed-window limit per route group, keyed by the authenticated user or the client address.
 pub async fn rate_limit(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -175,10 +175,7 @@ pub async fn rate_limit(
     let Some(limit) = state.rate_limiter.limit_for(req.path()).cloned() else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
-    let subject = match client_ip(req.request(), state.settings.server.trust_proxy_headers) {
-        Some(ip) => format!("ip:{ip}"),
-        None => "ip:unknown".to_string(),
-    };
+    let subject = subject(&req, &state);
     let Some(decision) = RateLimiter::hit(state.cache.as_ref(), &limit, &subject).await else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
@@ -213,6 +210,27 @@ pub async fn rate_limit(
             .unwrap_or_else(|_| HeaderValue::from_static("")),
     );
     Ok(res)
+}
+
+/// A caller with a valid access token is limited as that user (wherever they connect from);
+/// anyone else by client address. Checking the signature costs microseconds; an invalid or
+/// forged token falls back to the address, so rotating tokens does not escape the limit.
+fn subject(req: &ServiceRequest, state: &AppState) -> String {
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .filter(|t| !t.starts_with(crate::platform::auth::api_keys::KEY_PREFIX));
+    if let Some(token) = bearer
+        && let Ok(claims) = crate::platform::auth::tokens::decode(&state.settings.auth, token)
+    {
+        return format!("user:{}", claims.sub);
+    }
+    match client_ip(req.request(), state.settings.server.trust_proxy_headers) {
+        Some(ip) => format!("ip:{ip}"),
+        None => "ip:unknown".to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -73,6 +73,16 @@ impl Layout {
         }
     }
 
+    pub fn with_csrf(mut self, token: &str) -> Self {
+        self.csrf_token = token.to_string();
+        self
+    }
+
+    pub fn with_user(mut self, who: Option<&crate::platform::auth::Principal>) -> Self {
+        self.user = who.map(|p| NavUser { email: p.email.clone(), is_staff: p.is_staff });
+        self
+    }
+
     pub fn private(mut self) -> Self {
         self.indexable = false;
         self

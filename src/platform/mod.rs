@@ -1,14 +1,80 @@
-//! Services shared by every module.
+//! Services shared by every module: identity, jobs, events, webhooks, mail, cache.
 
+pub mod audit;
+pub mod auth;
 pub mod cache;
 pub mod crypto;
+pub mod events;
 pub mod jobs;
+pub mod mail;
 pub mod process;
 pub mod ratelimit;
+pub mod ssrf;
+pub mod webhooks;
+pub mod workspaces;
+
+use utoipa_actix_web::service_config::ServiceConfig;
+
+/// Routes every deployment serves, whatever modules are enabled.
+pub fn configure(cfg: &mut ServiceConfig) {
+    use auth::{api_keys, pages, routes};
+    cfg.service(routes::signup)
+        .service(routes::login)
+        .service(routes::refresh)
+        .service(routes::logout)
+        .service(routes::me)
+        .service(routes::switch_workspace)
+        .service(routes::password_reset)
+        .service(routes::password_reset_confirm)
+        .service(api_keys::list_api_keys)
+        .service(api_keys::create_api_key)
+        .service(api_keys::revoke_api_key)
+        .service(workspaces::list_workspaces)
+        .service(workspaces::get_workspace)
+        .service(workspaces::update_workspace)
+        .service(workspaces::list_members)
+        .service(workspaces::change_member_role)
+        .service(workspaces::remove_member)
+        .service(workspaces::invite_member)
+        .service(workspaces::list_invitations)
+        .service(workspaces::revoke_invitation)
+        .service(workspaces::accept_invitation)
+        .service(audit::list_audit)
+        .service(webhooks::routes::list_webhooks)
+        .service(webhooks::routes::create_webhook)
+        .service(webhooks::routes::get_webhook)
+        .service(webhooks::routes::update_webhook)
+        .service(webhooks::routes::delete_webhook)
+        .service(webhooks::routes::rotate_webhook_secret)
+        .service(webhooks::routes::test_webhook)
+        .service(webhooks::routes::list_webhook_deliveries)
+        .service(jobs::routes::list_jobs)
+        .service(jobs::routes::get_job)
+        .service(jobs::routes::retry_job)
+        .service(jobs::routes::cancel_job);
+    cfg.map(|c| {
+        c.service(pages::login_page)
+            .service(pages::login_submit)
+            .service(pages::signup_page)
+            .service(pages::signup_submit)
+            .service(pages::logout_submit)
+            .service(pages::forgot_page)
+            .service(pages::forgot_submit)
+            .service(pages::reset_page)
+            .service(pages::reset_submit)
+            .service(pages::invite_page)
+            .service(pages::invite_submit)
+            .service(pages::dashboard)
+    });
+}
 
 /// Job kinds of the platform itself.
 pub fn register_jobs(registry: &mut jobs::JobRegistry) {
-    registry.register::<jobs::PruneJobs>();
+    registry
+        .register::<jobs::PruneJobs>()
+        .register::<events::DispatchEvent>()
+        .register::<webhooks::DeliverWebhook>()
+        .register::<mail::SendEmail>();
 }
 
 /// Every job kind this binary can run.

@@ -28,9 +28,9 @@ fn every_environment_file_loads() {
         let sources = Sources { dir: config_dir(), environment: env, use_env: false };
         let result = Settings::load_from(&sources);
         if env == Environment::Production {
-            // Production refuses to start without its own encryption key.
+            // Production refuses to start without its own secrets.
             let err = result.unwrap_err().to_string();
-            assert!(err.contains("security.encryption_key"), "{err}");
+            assert!(err.contains("required in production"), "{err}");
         } else {
             assert_eq!(result.unwrap().app.environment, env);
         }
@@ -94,4 +94,20 @@ fn secrets_are_not_printed() {
     let printed = format!("{settings:?}");
     assert!(!printed.contains("hunter2"));
     assert!(printed.contains("[redacted]"));
+}
+
+#[test]
+fn production_needs_its_own_secrets() {
+    let mut settings = Settings::default();
+    settings.app.environment = Environment::Production;
+    let err = settings.validate().unwrap_err().to_string();
+    assert!(err.contains("auth.jwt_secret"), "{err}");
+    settings.auth.jwt_secret = smartflow::config::Secret::new("j".repeat(48));
+    let err = settings.validate().unwrap_err().to_string();
+    assert!(err.contains("security.encryption_key"), "{err}");
+    settings.security.encryption_key =
+        smartflow::config::Secret::new("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=");
+    settings.validate().unwrap();
+    settings.auth.jwt_secret = smartflow::config::Secret::new("short");
+    assert!(settings.validate().unwrap_err().to_string().contains("at least 32"));
 }

@@ -281,3 +281,141 @@ pub async fn create_test_database() -> String {
         .expect("create test database");
     name
 }
+
+/// A signed-up user and what they hold.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub email: String,
+    pub user_id: String,
+    pub workspace_id: String,
+    pub token: String,
+    pub refresh_token: String,
+    /// `sf_session=<value>`
+    pub session_cookie: String,
+}
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Every `Set-Cookie` as `name=value`.
+pub fn set_cookies(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .map(str::to_string)
+        .collect()
+}
+
+pub fn cookie_named(headers: &HeaderMap, name: &str) -> Option<String> {
+    set_cookies(headers).into_iter().find(|c| c.starts_with(&format!("{name}=")))
+}
+
+impl TestApp {
+    pub async fn signup(&self, email: &str) -> TestUser {
+        let res = self
+            .post_json(
+                "/api/auth/signup",
+                &serde_json::json!({ "email": email, "password": PASSWORD, "name": "Test" }),
+            )
+            .await;
+        assert_eq!(res.status(), 201, "signup failed");
+        let cookie = cookie_named(res.headers(), "sf_session").expect("session cookie");
+        let body: Value = res.json().await.unwrap();
+        TestUser {
+            email: email.to_string(),
+            user_id: body["user"]["id"].as_str().unwrap().to_string(),
+            workspace_id: body["workspace"]["workspace_id"].as_str().unwrap().to_string(),
+            token: body["access_token"].as_str().unwrap().to_string(),
+            refresh_token: body["refresh_token"].as_str().unwrap().to_string(),
+            session_cookie: cookie,
+        }
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.post_json(
+            "/api/auth/login",
+            &serde_json::json!({ "email": email, "password": password }),
+        )
+        .await
+    }
+
+    /// A new account added to `owner`'s workspace with `role`, signed in there.
+    pub async fn member(&self, owner: &TestUser, email: &str, role: &str) -> TestUser {
+        let mut user = self.signup(email).await;
+        sqlx::query("insert into smartflow_shared.memberships (workspace_id, user_id, role) values ($1::uuid, $2::uuid, $3)")
+            .bind(&owner.workspace_id)
+            .bind(&user.user_id)
+            .bind(role)
+            .execute(&self.db)
+            .await
+            .unwrap();
+        let res = self
+            .post_json(
+                "/api/auth/login",
+                &serde_json::json!({ "email": email, "password": PASSWORD, "workspace_id": owner.workspace_id }),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        let body: Value = res.json().await.unwrap();
+        user.workspace_id = owner.workspace_id.clone();
+        user.token = body["access_token"].as_str().unwrap().to_string();
+        user.refresh_token = body["refresh_token"].as_str().unwrap().to_string();
+        user
+    }
+
+    pub async fn send_as(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut req = self.client.request(method, self.url(path)).bearer_auth(token);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        req.send().await.expect("request failed")
+    }
+
+    pub async fn get_as(&self, path: &str, token: &str) -> Response {
+        self.send_as(Method::GET, path, token, None).await
+    }
+
+    pub async fn post_as(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.send_as(Method::POST, path, token, Some(body)).await
+    }
+
+    /// Runs every due job now, in this task (the app's own workers must be off).
+    pub async fn run_jobs(&self) -> usize {
+        smartflow::platform::jobs::run_pending(&self.state, &smartflow::platform::job_registry())
+            .await
+            .expect("jobs ran")
+    }
+
+    /// Makes `user` platform staff.
+    pub async fn make_staff(&self, user: &TestUser) {
+        sqlx::query("update smartflow_main.users set is_staff = true where id = $1::uuid")
+            .bind(&user.user_id)
+            .execute(&self.db)
+            .await
+            .unwrap();
+        // Cached sessions carry the old flag for up to a minute; drop them.
+        let ids: Vec<uuid::Uuid> =
+            sqlx::query_scalar("select id from smartflow_shared.sessions where user_id = $1::uuid")
+                .bind(&user.user_id)
+                .fetch_all(&self.db)
+                .await
+                .unwrap();
+        smartflow::platform::auth::sessions::forget(&self.state, &ids).await;
+    }
+}
+
+/// Apps for tests that drive jobs themselves with `run_jobs`.
+pub async fn spawn_app_without_workers() -> TestApp {
+    spawn_app_with(CacheKind::Redis, |s| {
+        s.process.workers = false;
+        s.process.cron = false;
+    })
+    .await
+}

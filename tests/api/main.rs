@@ -4,8 +4,10 @@
 
 mod config;
 mod errors;
+mod events;
 mod health;
 mod helpers;
+mod identity;
 mod jobs;
 mod modules;
 mod openapi;

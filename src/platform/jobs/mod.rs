@@ -11,6 +11,7 @@ pub mod cron;
 mod enqueue;
 mod maintenance;
 pub mod ops;
+pub mod routes;
 mod runner;
 
 use std::{collections::HashMap, sync::Arc, time::Duration};

@@ -1,0 +1,66 @@
+//! argon2id password hashing, off the async workers (it is deliberately slow).
+
+use std::sync::OnceLock;
+
+use argon2::{
+    Algorithm, Argon2, Params, Version,
+    password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash},
+};
+
+use crate::{config::AuthSettings, error::AppError};
+
+fn hasher(settings: &AuthSettings) -> Result<Argon2<'static>, AppError> {
+    let params = Params::new(
+        settings.argon2_memory_kib,
+        settings.argon2_iterations,
+        settings.argon2_parallelism,
+        None,
+    )
+    .map_err(|e| AppError::internal(anyhow::anyhow!("argon2 parameters: {e}")))?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+pub async fn hash(settings: &AuthSettings, password: &str) -> Result<String, AppError> {
+    let argon = hasher(settings)?;
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || {
+        argon
+            .hash_password(password.as_bytes())
+            .map(|h: PasswordHash| h.to_string())
+            .map_err(|e| AppError::internal(anyhow::anyhow!("hashing failed: {e}")))
+    })
+    .await
+    .map_err(AppError::internal)?
+}
+
+/// Checks `password` against a stored hash. With `None` (unknown user) it verifies against a
+/// dummy hash so the answer takes as long as for a real account.
+pub async fn verify(
+    settings: &AuthSettings,
+    password: &str,
+    stored: Option<&str>,
+) -> Result<bool, AppError> {
+    let argon = hasher(settings)?;
+    let known = stored.is_some();
+    let stored = match stored {
+        Some(s) => s.to_string(),
+        None => dummy_hash(settings).await?,
+    };
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || {
+        let Ok(parsed) = PasswordHash::new(&stored) else { return false };
+        // Parameters come from the stored hash, so old hashes keep verifying after a change.
+        known && argon.verify_password(password.as_bytes(), &parsed).is_ok()
+    })
+    .await
+    .map_err(AppError::internal)
+}
+
+async fn dummy_hash(settings: &AuthSettings) -> Result<String, AppError> {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    if let Some(h) = DUMMY.get() {
+        return Ok(h.clone());
+    }
+    let h = hash(settings, "no such user; this hash only spends time").await?;
+    Ok(DUMMY.get_or_init(|| h).clone())
+}

@@ -1,0 +1,392 @@
+//! The event spine end to end: events → dispatch job → signed webhooks, live notifications,
+//! subscribers; webhook retries and auto-disable; job operations; SMTP delivery.
+
+use std::{sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use reqwest::Method;
+use serde_json::{Value, json};
+use smartflow::platform::{
+    events::{EventSubscriber, StoredEvent},
+    webhooks::signature,
+};
+use tokio::sync::mpsc;
+use wiremock::{Mock, MockServer, ResponseTemplate, matchers};
+
+use crate::helpers::{CacheKind, TestApp, assert_problem, spawn_app_with};
+
+async fn app() -> TestApp {
+    spawn_app_with(CacheKind::Redis, |s| {
+        s.process.workers = false;
+        s.process.cron = false;
+        s.webhooks.allow_private_targets = true;
+        s.webhooks.disable_after_failures = 2;
+    })
+    .await
+}
+
+async fn endpoint(app: &TestApp, token: &str, url: &str, types: Value) -> Value {
+    let res = app
+        .post_as(
+            "/api/webhooks",
+            token,
+            &json!({ "url": url, "event_types": types, "description": "CRM" }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    res.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn events_are_delivered_as_signed_webhooks() {
+    let app = app().await;
+    let admin = app.signup("hooks@example.com").await;
+    let receiver = MockServer::start().await;
+    Mock::given(matchers::method("POST"))
+        .and(matchers::path("/hook"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let created = endpoint(
+        &app,
+        &admin.token,
+        &format!("{}/hook", receiver.uri()),
+        json!(["api_key.created"]),
+    )
+    .await;
+    let secret = created["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("whsec_"));
+
+    app.post_as("/api/api-keys", &admin.token, &json!({ "name": "for-the-crm" })).await;
+    // An event type the endpoint did not ask for is not delivered.
+    app.send_as(
+        Method::PATCH,
+        &format!("/api/workspaces/{}", admin.workspace_id),
+        &admin.token,
+        Some(&json!({ "name": "Renamed" })),
+    )
+    .await;
+    app.run_jobs().await;
+
+    let received = receiver.received_requests().await.unwrap();
+    assert_eq!(received.len(), 1, "one delivery, for api_key.created only");
+    let req = &received[0];
+    let sig = req.headers.get("smartflow-signature").unwrap().to_str().unwrap();
+    let now = chrono::Utc::now().timestamp();
+    assert_eq!(signature::verify(Some(sig), secret.as_bytes(), &req.body, 300, now), Ok(()));
+    let mut tampered = req.body.clone();
+    tampered[0] = b' ';
+    assert_eq!(
+        signature::verify(Some(sig), secret.as_bytes(), &tampered, 300, now),
+        Err(signature::SignatureError::Mismatch)
+    );
+    assert_eq!(req.headers.get("smartflow-event").unwrap(), "api_key.created");
+    let body: Value = serde_json::from_slice(&req.body).unwrap();
+    assert_eq!(body["type"], "api_key.created");
+    assert_eq!(body["data"]["name"], "for-the-crm");
+    assert_eq!(body["workspace_id"], admin.workspace_id.as_str());
+    assert_eq!(
+        body["delivery_id"],
+        req.headers.get("smartflow-delivery").unwrap().to_str().unwrap()
+    );
+
+    let id = created["id"].as_str().unwrap();
+    let log: Value = app
+        .get_as(&format!("/api/webhooks/{id}/deliveries"), &admin.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(log[0]["succeeded"], true);
+    assert_eq!(log[0]["status_code"], 200);
+}
+
+#[tokio::test]
+async fn failing_endpoints_are_retried_then_disabled() {
+    let app = app().await;
+    let admin = app.signup("flaky@example.com").await;
+    let receiver = MockServer::start().await;
+    Mock::given(matchers::method("POST"))
+        .respond_with(ResponseTemplate::new(500).set_body_string("boom"))
+        .mount(&receiver)
+        .await;
+    let created = endpoint(&app, &admin.token, &receiver.uri(), json!(["*"])).await;
+    let id = created["id"].as_str().unwrap();
+
+    app.post_as("/api/api-keys", &admin.token, &json!({ "name": "k" })).await;
+    app.run_jobs().await;
+    let (state, attempt): (String, i32) = sqlx::query_as(
+        "select state, attempt from smartflow_shared.jobs where kind = 'webhooks.deliver'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!((state.as_str(), attempt), ("scheduled", 1), "retried later with backoff");
+
+    // The backoff passes.
+    sqlx::query("update smartflow_shared.jobs set run_at = now() where kind = 'webhooks.deliver'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    app.run_jobs().await;
+    let ep: Value =
+        app.get_as(&format!("/api/webhooks/{id}"), &admin.token).await.json().await.unwrap();
+    assert_eq!(ep["enabled"], false);
+    assert_eq!(ep["consecutive_failures"], 2);
+    assert!(ep["disabled_reason"].as_str().unwrap().contains("2 failed deliveries"));
+    let log: Value = app
+        .get_as(&format!("/api/webhooks/{id}/deliveries"), &admin.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(log.as_array().unwrap().len(), 2);
+    assert_eq!(log[0]["response_excerpt"], "boom");
+    let disabled: i64 = sqlx::query_scalar(
+        "select count(*) from smartflow_shared.audit_log where action = 'webhook.disabled'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(disabled, 1);
+
+    // Re-enabling clears the count.
+    let res = app
+        .send_as(
+            Method::PATCH,
+            &format!("/api/webhooks/{id}"),
+            &admin.token,
+            Some(&json!({ "enabled": true })),
+        )
+        .await;
+    let ep: Value = res.json().await.unwrap();
+    assert_eq!(
+        (ep["enabled"].as_bool(), ep["consecutive_failures"].as_i64()),
+        (Some(true), Some(0))
+    );
+}
+
+#[tokio::test]
+async fn private_webhook_targets_are_refused() {
+    let app = spawn_app_with(CacheKind::Memory, |s| s.process.workers = false).await;
+    let admin = app.signup("ssrf@example.com").await;
+    for url in [
+        "http://127.0.0.1:9/hook",
+        "http://169.254.169.254/latest",
+        "http://[::1]/x",
+        "http://localhost/x",
+        "gopher://example.com",
+    ] {
+        let res = app
+            .post_as("/api/webhooks", &admin.token, &json!({ "url": url, "event_types": ["*"] }))
+            .await;
+        let body = assert_problem(res, 422).await;
+        assert_eq!(body["errors"][0]["field"], "url", "{url}");
+    }
+    let res = app
+        .post_as(
+            "/api/webhooks",
+            &admin.token,
+            &json!({ "url": "https://93.184.216.34/x", "event_types": ["Not An Event"] }),
+        )
+        .await;
+    let body = assert_problem(res, 422).await;
+    assert_eq!(body["errors"][0]["field"], "event_types.0");
+}
+
+struct Recorder(mpsc::UnboundedSender<String>);
+
+#[async_trait]
+impl EventSubscriber for Recorder {
+    fn name(&self) -> &'static str {
+        "test-recorder"
+    }
+    async fn on_event(
+        &self,
+        _: &smartflow::state::AppState,
+        _: &mut sqlx::PgConnection,
+        event: &StoredEvent,
+    ) -> anyhow::Result<()> {
+        let _ = self.0.send(event.kind.clone());
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn events_reach_subscribers_and_live_channels() {
+    let app = app().await;
+    let admin = app.signup("live@example.com").await;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    app.state.subscribers.add(Arc::new(Recorder(tx)));
+    let workspace: uuid::Uuid = admin.workspace_id.parse().unwrap();
+    let mut live = app
+        .state
+        .cache
+        .subscribe(&smartflow::platform::events::workspace_channel(workspace))
+        .await
+        .unwrap();
+
+    app.post_as("/api/api-keys", &admin.token, &json!({ "name": "k" })).await;
+    app.run_jobs().await;
+    let mut seen = Vec::new();
+    while let Ok(kind) = rx.try_recv() {
+        seen.push(kind);
+    }
+    assert!(seen.contains(&"api_key.created".to_string()), "{seen:?}");
+    let msg = loop {
+        let m = tokio::time::timeout(Duration::from_secs(5), live.recv()).await.unwrap().unwrap();
+        let v: Value = serde_json::from_str(&m).unwrap();
+        if v["type"] == "api_key.created" {
+            break v;
+        }
+    };
+    assert_eq!(msg["workspace_id"], admin.workspace_id.as_str());
+    let undispatched: i64 = sqlx::query_scalar(
+        "select count(*) from smartflow_shared.events where dispatched_at is null",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(undispatched, 0);
+}
+
+#[tokio::test]
+async fn an_event_rolls_back_with_its_change() {
+    let app = app().await;
+    let mut tx = app.db.begin().await.unwrap();
+    smartflow::platform::events::record_event(
+        &mut tx,
+        &smartflow::platform::events::Actor::system("test"),
+        smartflow::platform::events::Event::new("thing.happened", "thing", 1, json!({})),
+    )
+    .await
+    .unwrap();
+    tx.rollback().await.unwrap();
+    let counts: (i64, i64, i64) = sqlx::query_as(
+        "select (select count(*) from smartflow_shared.events), (select count(*) from smartflow_shared.audit_log), \
+         (select count(*) from smartflow_shared.jobs)",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(counts, (0, 0, 0));
+}
+
+#[tokio::test]
+async fn staff_list_retry_and_cancel_jobs() {
+    let app = app().await;
+    let staff = app.signup("staff@example.com").await;
+    app.make_staff(&staff).await;
+    app.signup("someone@example.com").await;
+    // Sign-ups enqueue dispatch jobs; one is made dead, one stays available.
+    let ids: Vec<i64> = sqlx::query_scalar("select id from smartflow_shared.jobs order by id")
+        .fetch_all(&app.db)
+        .await
+        .unwrap();
+    assert!(ids.len() >= 2);
+    sqlx::query("update smartflow_shared.jobs set state = 'dead', attempt = max_attempts, last_error = 'boom' where id = $1")
+        .bind(ids[0])
+        .execute(&app.db)
+        .await
+        .unwrap();
+
+    let page: Value = app.get_as("/api/jobs?state=dead", &staff.token).await.json().await.unwrap();
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    assert_eq!(page["items"][0]["last_error"], "boom");
+    let page: Value =
+        app.get_as("/api/jobs?queue=events&limit=1", &staff.token).await.json().await.unwrap();
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    assert!(page["next_cursor"].is_number());
+    assert_problem(app.get_as("/api/jobs?state=bogus", &staff.token).await, 422).await;
+    assert_problem(app.get_as("/api/jobs?limit=abc", &staff.token).await, 422).await;
+
+    let res = app.post_as(&format!("/api/jobs/{}/retry", ids[0]), &staff.token, &json!({})).await;
+    assert_eq!(res.status(), 200);
+    let job: Value = res.json().await.unwrap();
+    assert_eq!(job["state"], "available");
+    assert!(job["max_attempts"].as_i64().unwrap() > job["attempt"].as_i64().unwrap());
+    assert_problem(
+        app.post_as(&format!("/api/jobs/{}/retry", ids[1]), &staff.token, &json!({})).await,
+        409,
+    )
+    .await;
+
+    let res = app.post_as(&format!("/api/jobs/{}/cancel", ids[1]), &staff.token, &json!({})).await;
+    assert_eq!(res.json::<Value>().await.unwrap()["state"], "cancelled");
+    assert_problem(
+        app.post_as(&format!("/api/jobs/{}/cancel", ids[1]), &staff.token, &json!({})).await,
+        409,
+    )
+    .await;
+    assert_problem(app.get_as("/api/jobs/999999", &staff.token).await, 404).await;
+    assert_problem(app.get_as("/api/jobs/not-a-number", &staff.token).await, 404).await;
+}
+
+/// A minimal SMTP server: enough of RFC 5321 for one message, which it hands back.
+async fn fake_smtp() -> (u16, tokio::sync::oneshot::Receiver<String>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let mut tx = Some(tx);
+    tokio::spawn(async move {
+        let (socket, _) = listener.accept().await.unwrap();
+        let (read, mut write) = socket.into_split();
+        let mut lines = BufReader::new(read).lines();
+        write.write_all(b"220 fake ESMTP\r\n").await.unwrap();
+        let mut data = String::new();
+        let mut in_data = false;
+        while let Ok(Some(line)) = lines.next_line().await {
+            if in_data {
+                if line == "." {
+                    in_data = false;
+                    write.write_all(b"250 queued\r\n").await.unwrap();
+                    // The client may keep the connection pooled: hand the message over now.
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(std::mem::take(&mut data));
+                    }
+                } else {
+                    data.push_str(&line);
+                    data.push('\n');
+                }
+                continue;
+            }
+            let cmd = line.to_ascii_uppercase();
+            let reply: &[u8] = if cmd.starts_with("EHLO") {
+                b"250-fake\r\n250 8BITMIME\r\n"
+            } else if cmd.starts_with("DATA") {
+                in_data = true;
+                b"354 go ahead\r\n"
+            } else if cmd.starts_with("QUIT") {
+                write.write_all(b"221 bye\r\n").await.unwrap();
+                break;
+            } else {
+                b"250 ok\r\n"
+            };
+            write.write_all(reply).await.unwrap();
+        }
+    });
+    (port, rx)
+}
+
+#[tokio::test]
+async fn smtp_transport_delivers_the_message() {
+    let (port, received) = fake_smtp().await;
+    let mut settings = crate::helpers::test_settings().mail;
+    settings.transport = smartflow::config::MailTransport::Smtp;
+    settings.smtp_host = "127.0.0.1".into();
+    settings.smtp_port = port;
+    settings.smtp_security = smartflow::config::SmtpSecurity::None;
+    settings.from = "SmartFlow <no-reply@example.com>".into();
+    let mailer = smartflow::platform::mail::from_settings(&settings).unwrap();
+    let email = smartflow::platform::mail::OutgoingEmail::text(
+        "ada@example.com",
+        "Hello there",
+        "The body.".into(),
+    );
+    mailer.send(&email).await.unwrap();
+    let data = tokio::time::timeout(Duration::from_secs(10), received).await.unwrap().unwrap();
+    assert!(data.contains("Subject: Hello there"), "{data}");
+    assert!(data.contains("To: ada@example.com"));
+    assert!(data.contains("The body."));
+}
