@@ -1,0 +1,18 @@
+//! Clients for the LLM providers SmartFlow uses — OpenAI and OpenAI-compatible servers,
+//! Anthropic, Google Gemini — behind one trait, [`LlmProvider`], with retries, timeouts,
+//! fallback across providers and a price table.
+//!
+//! Pure client code: no routes and no database. [`ProviderRegistry::from_settings`] builds
+//! every configured provider from the `[ai]` settings section.
+
+mod error;
+mod pricing;
+mod provider;
+mod types;
+
+pub use self::{
+    error::ProviderError,
+    pricing::{Cost, ModelPrice, PRICE_TABLE_VERSION, cost, model_price},
+    provider::{DefaultModels, LlmProvider},
+    types::*,
+};
