@@ -8,11 +8,19 @@
 mod error;
 mod pricing;
 mod provider;
+mod retry;
+mod sse;
+mod stream;
+mod transport;
 mod types;
 
 pub use self::{
     error::ProviderError,
     pricing::{Cost, ModelPrice, PRICE_TABLE_VERSION, cost, model_price},
     provider::{DefaultModels, LlmProvider},
+    retry::RetryPolicy,
+    sse::{SseEvent, SseParser},
+    stream::collect,
+    transport::ClientOptions,
     types::*,
 };
