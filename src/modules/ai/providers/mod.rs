@@ -6,6 +6,7 @@
 //! every configured provider from the `[ai]` settings section.
 
 mod error;
+mod openai;
 mod pricing;
 mod provider;
 mod retry;
@@ -16,6 +17,7 @@ mod types;
 
 pub use self::{
     error::ProviderError,
+    openai::{OpenAiCapabilities, OpenAiConfig, OpenAiProvider},
     pricing::{Cost, ModelPrice, PRICE_TABLE_VERSION, cost, model_price},
     provider::{DefaultModels, LlmProvider},
     retry::RetryPolicy,
