@@ -5,6 +5,7 @@
 //! Pure client code: no routes and no database. [`ProviderRegistry::from_settings`] builds
 //! every configured provider from the `[ai]` settings section.
 
+mod anthropic;
 mod error;
 mod openai;
 mod pricing;
@@ -16,6 +17,7 @@ mod transport;
 mod types;
 
 pub use self::{
+    anthropic::{ANTHROPIC_VERSION, AnthropicConfig, AnthropicProvider},
     error::ProviderError,
     openai::{OpenAiCapabilities, OpenAiConfig, OpenAiProvider},
     pricing::{Cost, ModelPrice, PRICE_TABLE_VERSION, cost, model_price},
