@@ -7,6 +7,7 @@
 
 mod anthropic;
 mod error;
+mod gemini;
 mod openai;
 mod pricing;
 mod provider;
@@ -19,6 +20,7 @@ mod types;
 pub use self::{
     anthropic::{ANTHROPIC_VERSION, AnthropicConfig, AnthropicProvider},
     error::ProviderError,
+    gemini::{GeminiConfig, GeminiProvider},
     openai::{OpenAiCapabilities, OpenAiConfig, OpenAiProvider},
     pricing::{Cost, ModelPrice, PRICE_TABLE_VERSION, cost, model_price},
     provider::{DefaultModels, LlmProvider},
