@@ -7,6 +7,7 @@
 
 mod anthropic;
 mod error;
+mod fallback;
 mod gemini;
 mod openai;
 mod pricing;
@@ -20,6 +21,7 @@ mod types;
 pub use self::{
     anthropic::{ANTHROPIC_VERSION, AnthropicConfig, AnthropicProvider},
     error::ProviderError,
+    fallback::FallbackChain,
     gemini::{GeminiConfig, GeminiProvider},
     openai::{OpenAiCapabilities, OpenAiConfig, OpenAiProvider},
     pricing::{Cost, ModelPrice, PRICE_TABLE_VERSION, cost, model_price},
