@@ -12,7 +12,9 @@ mod gemini;
 mod openai;
 mod pricing;
 mod provider;
+mod registry;
 mod retry;
+mod settings;
 mod sse;
 mod stream;
 mod transport;
@@ -26,7 +28,12 @@ pub use self::{
     openai::{OpenAiCapabilities, OpenAiConfig, OpenAiProvider},
     pricing::{Cost, ModelPrice, PRICE_TABLE_VERSION, cost, model_price},
     provider::{DefaultModels, LlmProvider},
+    registry::{ProviderRegistry, RegistryError, http_client},
     retry::RetryPolicy,
+    settings::{
+        ANTHROPIC_BASE_URL, AiProviderSettings, CompatibleSettings, GEMINI_BASE_URL,
+        OPENAI_BASE_URL, ProviderSettings, built_in_defaults,
+    },
     sse::{SseEvent, SseParser},
     stream::collect,
     transport::ClientOptions,
