@@ -39,3 +39,6 @@ pub use self::{
     transport::ClientOptions,
     types::*,
 };
+
+#[cfg(test)]
+mod tests;
