@@ -1,5 +1,7 @@
 //! AI agents, chat, workflows and knowledge bases.
 
+pub mod providers;
+
 use actix_web::{HttpResponse, get};
 use utoipa_actix_web::{scope, service_config::ServiceConfig};
 
