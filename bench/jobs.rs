@@ -104,7 +104,7 @@ async fn main() {
     settings.process.http = false;
     settings.process.workers = false;
     settings.process.cron = false;
-    settings.jobs.queues = [("bench".to_string(), CONCURRENCY)].into_iter().collect();
+    settings.jobs.queues.insert("bench".to_string(), CONCURRENCY);
     let app = Application::build(settings).await.unwrap();
     let state = app.state().clone();
     let db = state.db.clone();

@@ -103,6 +103,7 @@ impl Application {
             "SmartFlow-Webhooks",
         )
         .context("could not build the outbound client")?;
+        let storage = platform::storage::Storage::from_settings(&settings.storage)?;
         let doc = openapi::document(&settings);
         let state = AppState::new(Inner {
             rate_limiter: RateLimiter::from_settings(&settings.rate_limit),
@@ -118,6 +119,7 @@ impl Application {
             mailer: Arc::from(mail_transport),
             outbound,
             subscribers: Subscribers::default(),
+            storage,
         });
 
         let registry = platform::job_registry();

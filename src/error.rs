@@ -110,6 +110,9 @@ pub enum AppError {
     /// 405: the path exists with other methods.
     #[error("method not allowed")]
     MethodNotAllowed { allow: Vec<String> },
+    /// 402: the workspace's plan does not allow this; upgrading would.
+    #[error("plan limit: {0}")]
+    PaymentRequired(String),
     /// 409: conflicts with the current state (duplicate, wrong state for the transition).
     #[error("conflict: {0}")]
     Conflict(String),
@@ -157,6 +160,7 @@ impl AppError {
             AppError::NotFound(_) => "not-found",
             AppError::MethodNotAllowed { .. } => "method-not-allowed",
             AppError::Conflict(_) => "conflict",
+            AppError::PaymentRequired(_) => "plan-limit",
             AppError::PayloadTooLarge(_) => "payload-too-large",
             AppError::UnsupportedMediaType(_) => "unsupported-media-type",
             AppError::Validation(_) => "validation-error",
@@ -175,6 +179,7 @@ impl AppError {
             | AppError::Forbidden(d)
             | AppError::NotFound(d)
             | AppError::Conflict(d)
+            | AppError::PaymentRequired(d)
             | AppError::PayloadTooLarge(d)
             | AppError::UnsupportedMediaType(d)
             | AppError::BadGateway(d)
@@ -229,6 +234,7 @@ impl ResponseError for AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::PaymentRequired(_) => StatusCode::PAYMENT_REQUIRED,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,

@@ -9,7 +9,7 @@ use crate::{
     http::routes::RouteTable,
     platform::{
         cache::Cache, crypto::Cipher, events::Subscribers, jobs::RunnerStatus, mail::Mailer,
-        ratelimit::RateLimiter,
+        ratelimit::RateLimiter, storage::Storage,
     },
 };
 
@@ -35,6 +35,7 @@ pub struct Inner {
     pub outbound: reqwest::Client,
     /// Reactions to events registered at start-up (workflow triggers).
     pub subscribers: Subscribers,
+    pub storage: Storage,
 }
 
 impl Deref for AppState {

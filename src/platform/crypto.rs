@@ -32,6 +32,8 @@ pub fn parse_key(value: &str) -> Result<[u8; 32], String> {
 #[derive(Clone)]
 pub struct Cipher {
     cipher: Aes256Gcm,
+    /// Kept to derive purpose-specific keys (e.g. media link signatures).
+    key: [u8; 32],
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,7 +50,7 @@ impl Cipher {
     pub fn new(key: &[u8; 32]) -> Self {
         // A 32-byte slice is always a valid AES-256 key.
         let cipher = Aes256Gcm::new(key.into());
-        Cipher { cipher }
+        Cipher { cipher, key: *key }
     }
 
     /// The configured key, or the development key when none is set (never in production).
@@ -57,6 +59,11 @@ impl Cipher {
             Some(key) => Ok(Cipher::new(&parse_key(key)?)),
             None => Ok(Cipher::new(&DEVELOPMENT_KEY)),
         }
+    }
+
+    /// A key for one purpose, derived from the encryption key (HMAC-SHA256 of `label`).
+    pub fn derive_key(&self, label: &str) -> Vec<u8> {
+        hmac_sha256(&self.key, label.as_bytes())
     }
 
     /// `context` binds the ciphertext to where it is stored (e.g. `"ai_provider_key:<id>"`), so a

@@ -7,9 +7,12 @@ pub mod crypto;
 pub mod events;
 pub mod jobs;
 pub mod mail;
+pub mod plans;
 pub mod process;
 pub mod ratelimit;
 pub mod ssrf;
+pub mod storage;
+pub mod uploads;
 pub mod webhooks;
 pub mod workspaces;
 
@@ -51,7 +54,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(jobs::routes::list_jobs)
         .service(jobs::routes::get_job)
         .service(jobs::routes::retry_job)
-        .service(jobs::routes::cancel_job);
+        .service(jobs::routes::cancel_job)
+        .service(uploads::create_upload)
+        .service(uploads::list_uploads)
+        .service(uploads::get_upload)
+        .service(uploads::download_upload)
+        .service(uploads::delete_upload);
     cfg.map(|c| {
         c.service(pages::login_page)
             .service(pages::login_submit)
@@ -65,6 +73,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(pages::invite_page)
             .service(pages::invite_submit)
             .service(pages::dashboard)
+            .service(uploads::public_media)
     });
 }
 

@@ -79,8 +79,10 @@ pub async fn spawn_app_with(cache: CacheKind, tweak: impl FnOnce(&mut Settings))
         CacheKind::Redis => Secret::new(redis_url()),
         CacheKind::Memory => Secret::default(),
     };
-    // Tests share one Redis: give each its own key space.
+    // Tests share one Redis: give each its own key space, and its own upload folder.
     settings.redis.key_prefix = format!("{db_name}:");
+    settings.storage.local_path =
+        std::env::temp_dir().join(&db_name).to_string_lossy().into_owned();
     tweak(&mut settings);
 
     let app = Application::build(settings.clone()).await.expect("application must build");
@@ -153,6 +155,7 @@ impl Drop for TestApp {
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
             if let Ok(rt) = rt {
+                let _ = std::fs::remove_dir_all(std::env::temp_dir().join(&name));
                 rt.block_on(async {
                     if let Ok(mut conn) = maintenance_connection().await {
                         let _ = sqlx::query(AssertSqlSafe(format!(
@@ -418,4 +421,52 @@ pub async fn spawn_app_without_workers() -> TestApp {
         s.process.cron = false;
     })
     .await
+}
+
+/// A `multipart/form-data` body with one file part; returns (content type, body).
+pub fn multipart_file(
+    field: &str,
+    filename: &str,
+    content_type: &str,
+    bytes: &[u8],
+) -> (String, Vec<u8>) {
+    let boundary = format!("sfboundary{}", uuid::Uuid::new_v4().simple());
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\nContent-Type: {content_type}\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// A valid 3×2 PNG.
+pub fn tiny_png() -> Vec<u8> {
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let ihdr = [0, 0, 0, 3, 0, 0, 0, 2, 8, 2, 0, 0, 0];
+    png.extend_from_slice(&(ihdr.len() as u32).to_be_bytes());
+    png.extend_from_slice(b"IHDR");
+    png.extend_from_slice(&ihdr);
+    png.extend_from_slice(&[0x3b, 0x5c, 0x6d, 0x28]); // CRC is not checked by size readers
+    png.extend_from_slice(&[0, 0, 0, 0]);
+    png.extend_from_slice(b"IEND");
+    png.extend_from_slice(&[0xae, 0x42, 0x60, 0x82]);
+    png
+}
+
+impl TestApp {
+    pub async fn upload(&self, token: &str, filename: &str, bytes: &[u8]) -> Response {
+        let (ct, body) = multipart_file("file", filename, "application/octet-stream", bytes);
+        self.client
+            .post(self.url("/api/uploads"))
+            .bearer_auth(token)
+            .header("content-type", ct)
+            .body(body)
+            .send()
+            .await
+            .expect("request")
+    }
 }

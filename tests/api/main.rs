@@ -13,3 +13,4 @@ mod modules;
 mod openapi;
 mod pages;
 mod platform;
+mod uploads;

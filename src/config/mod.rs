@@ -36,6 +36,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub mail: MailSettings,
     pub webhooks: WebhookSettings,
+    pub storage: StorageSettings,
+    pub billing: BillingSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -348,6 +350,77 @@ pub struct WebhookSettings {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct StorageSettings {
+    /// `local` (a folder) or `s3` (any S3-compatible service).
+    pub backend: StorageBackend,
+    pub local_path: String,
+    pub s3_bucket: String,
+    pub s3_region: String,
+    /// For S3-compatible services (MinIO, R2…); empty for AWS.
+    pub s3_endpoint: String,
+    pub s3_access_key_id: String,
+    pub s3_secret_access_key: Secret,
+    /// Allow a plain-http endpoint (local S3-compatible servers only).
+    pub s3_allow_http: bool,
+    /// Lifetime of the signed public URLs given to platforms that fetch media themselves.
+    pub signed_url_ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    Local,
+    S3,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BillingSettings {
+    /// Plan of workspaces without an active subscription.
+    pub default_plan: String,
+    /// Three-letter ISO currency of the prices.
+    pub currency: String,
+    /// Stripe secret key (`sk_…`); empty disables checkout.
+    pub stripe_secret_key: Secret,
+    /// Signing secret of the Stripe webhook endpoint (`whsec_…`).
+    pub stripe_webhook_secret: Secret,
+    pub stripe_api_base: String,
+    pub stripe_timeout_ms: u64,
+    pub plans: Vec<PlanSettings>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanSettings {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// Price per interval in the smallest currency unit (cents).
+    pub price_cents: i64,
+    /// `month` or `year`.
+    pub interval: String,
+    /// Stripe Price id (`price_…`) used at checkout; empty for free plans.
+    pub stripe_price_id: String,
+    /// Marketing bullet points for /pricing.
+    pub features: Vec<String>,
+    pub highlighted: bool,
+    pub limits: PlanLimits,
+}
+
+/// What a plan allows; -1 means unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanLimits {
+    pub members: i64,
+    pub social_accounts: i64,
+    pub scheduled_posts_per_month: i64,
+    pub ai_messages_per_month: i64,
+    pub ai_images_per_month: i64,
+    pub knowledge_bases: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CronSettings {
     pub entries: Vec<CronEntry>,
 }
@@ -514,6 +587,26 @@ impl Default for Settings {
                 disable_after_failures: 20,
                 signature_tolerance_secs: 300,
             },
+            storage: StorageSettings {
+                backend: StorageBackend::Local,
+                local_path: "data/uploads".into(),
+                s3_bucket: String::new(),
+                s3_region: "us-east-1".into(),
+                s3_endpoint: String::new(),
+                s3_access_key_id: String::new(),
+                s3_secret_access_key: Secret::default(),
+                s3_allow_http: false,
+                signed_url_ttl_secs: 3_600,
+            },
+            billing: BillingSettings {
+                default_plan: "free".into(),
+                currency: "usd".into(),
+                stripe_secret_key: Secret::default(),
+                stripe_webhook_secret: Secret::default(),
+                stripe_api_base: "https://api.stripe.com".into(),
+                stripe_timeout_ms: 20_000,
+                plans: default_plans(),
+            },
             cron: CronSettings {
                 entries: vec![CronEntry {
                     name: "prune-jobs".into(),
@@ -525,6 +618,118 @@ impl Default for Settings {
             },
         }
     }
+}
+
+fn default_plans() -> Vec<PlanSettings> {
+    let plan = |id: &str,
+                name: &str,
+                description: &str,
+                price: i64,
+                features: &[&str],
+                highlighted: bool,
+                limits: PlanLimits| {
+        PlanSettings {
+            id: id.into(),
+            name: name.into(),
+            description: description.into(),
+            price_cents: price,
+            interval: "month".into(),
+            stripe_price_id: String::new(),
+            features: features.iter().map(|f| f.to_string()).collect(),
+            highlighted,
+            limits,
+        }
+    };
+    vec![
+        plan(
+            "free",
+            "Free",
+            "Try SmartFlow with one person and one social account.",
+            0,
+            &[
+                "1 team member",
+                "1 social account",
+                "30 scheduled posts a month",
+                "100 AI messages a month",
+                "1 knowledge base",
+            ],
+            false,
+            PlanLimits {
+                members: 1,
+                social_accounts: 1,
+                scheduled_posts_per_month: 30,
+                ai_messages_per_month: 100,
+                ai_images_per_month: 5,
+                knowledge_bases: 1,
+            },
+        ),
+        plan(
+            "starter",
+            "Starter",
+            "For a small business getting organised.",
+            1_900,
+            &[
+                "3 team members",
+                "5 social accounts",
+                "300 scheduled posts a month",
+                "2,000 AI messages a month",
+                "3 knowledge bases",
+            ],
+            false,
+            PlanLimits {
+                members: 3,
+                social_accounts: 5,
+                scheduled_posts_per_month: 300,
+                ai_messages_per_month: 2_000,
+                ai_images_per_month: 50,
+                knowledge_bases: 3,
+            },
+        ),
+        plan(
+            "pro",
+            "Pro",
+            "For growing teams that publish every day.",
+            4_900,
+            &[
+                "10 team members",
+                "20 social accounts",
+                "Unlimited scheduled posts",
+                "10,000 AI messages a month",
+                "A/B testing and analytics",
+            ],
+            true,
+            PlanLimits {
+                members: 10,
+                social_accounts: 20,
+                scheduled_posts_per_month: -1,
+                ai_messages_per_month: 10_000,
+                ai_images_per_month: 300,
+                knowledge_bases: 20,
+            },
+        ),
+        plan(
+            "business",
+            "Business",
+            "Everything, without limits that get in the way.",
+            14_900,
+            &[
+                "Unlimited team members",
+                "Unlimited social accounts",
+                "Unlimited posts",
+                "50,000 AI messages a month",
+                "Priority support",
+            ],
+            false,
+            PlanLimits {
+                members: -1,
+                social_accounts: -1,
+                scheduled_posts_per_month: -1,
+                ai_messages_per_month: 50_000,
+                ai_images_per_month: 2_000,
+                knowledge_bases: -1,
+            },
+        ),
+    ]
 }
 
 /// A secret setting: never printed by `Debug`, compared only in tests of the defaults.
@@ -758,6 +963,26 @@ impl Settings {
                 "mail.smtp_host",
                 "required when mail.transport = \"smtp\"",
             ));
+        }
+        if self.storage.backend == StorageBackend::S3 && self.storage.s3_bucket.is_empty() {
+            return Err(ConfigError::invalid(
+                "storage.s3_bucket",
+                "required when storage.backend = \"s3\"",
+            ));
+        }
+        if !self.billing.plans.iter().any(|p| p.id == self.billing.default_plan) {
+            return Err(ConfigError::invalid(
+                "billing.default_plan",
+                format!("`{}` is not one of billing.plans", self.billing.default_plan),
+            ));
+        }
+        for p in &self.billing.plans {
+            if !matches!(p.interval.as_str(), "month" | "year") {
+                return Err(ConfigError::invalid(
+                    format!("billing.plans[{}].interval", p.id),
+                    "expected `month` or `year`",
+                ));
+            }
         }
         if let Some(key) = self.security.encryption_key.get() {
             crate::platform::crypto::parse_key(key)
