@@ -8,16 +8,24 @@
 //! before any retry (the matching rule is documented in [`reconcile`]).
 
 pub mod adapter;
+pub mod bluesky;
 pub mod error;
 pub mod limits;
+pub mod linkedin;
+pub mod mastodon;
+pub mod meta;
 pub mod oauth;
 pub mod reconcile;
+pub mod registry;
 pub mod rules;
 pub mod settings;
 pub mod text;
 pub mod types;
+pub mod x;
 
+mod common;
 mod http;
+mod multipart;
 mod ratelimit;
 mod redact;
 
@@ -25,6 +33,7 @@ pub use adapter::{OAuthProvider, PlatformAdapter};
 pub use error::{ErrorInfo, PlatformError};
 pub use oauth::{Pkce, RefreshToken, TokenSet, generate_state, s256_challenge, state_matches};
 pub use reconcile::find_match;
+pub use registry::{PlatformRegistry, PlatformStatus};
 pub use rules::{RuleCode, RuleViolation, Severity};
 pub use settings::SocialPlatformSettings;
 pub use types::{
