@@ -64,8 +64,7 @@ pub trait PlatformAdapter: Send + Sync {
         remote_ids: &[String],
     ) -> Result<Vec<PostMetrics>, PlatformError>;
 
-    async fn account_metrics(&self, ctx: &AccountContext)
-    -> Result<AccountMetrics, PlatformError>;
+    async fn account_metrics(&self, ctx: &AccountContext) -> Result<AccountMetrics, PlatformError>;
 
     /// Who the token acts as; used when linking an account and to check a token still works.
     async fn verify_account(&self, ctx: &AccountContext) -> Result<RemoteAccount, PlatformError>;

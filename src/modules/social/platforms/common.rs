@@ -38,7 +38,10 @@ pub(crate) fn require_bytes(
     item.bytes.as_ref().ok_or_else(|| {
         PlatformError::media(
             platform,
-            format!("attachment {index} has no file contents; {} uploads the file itself", platform.name()),
+            format!(
+                "attachment {index} has no file contents; {} uploads the file itself",
+                platform.name()
+            ),
         )
     })
 }

@@ -113,7 +113,11 @@ impl Http {
             Err(_) => Bytes::new(),
         };
         let reply = Reply { status, headers, body };
-        if status.is_success() { Ok(reply) } else { Err(self.classify(&reply, effect, parse, secrets)) }
+        if status.is_success() {
+            Ok(reply)
+        } else {
+            Err(self.classify(&reply, effect, parse, secrets))
+        }
     }
 
     /// Sends and decodes a JSON success body.
@@ -280,7 +284,10 @@ mod tests {
             default_class(StatusCode::UNAUTHORIZED, Effect::Read),
             ErrorClass::Auth { refreshable: true }
         );
-        assert_eq!(default_class(StatusCode::TOO_MANY_REQUESTS, Effect::Create), ErrorClass::RateLimited);
+        assert_eq!(
+            default_class(StatusCode::TOO_MANY_REQUESTS, Effect::Create),
+            ErrorClass::RateLimited
+        );
         assert_eq!(default_class(StatusCode::BAD_REQUEST, Effect::Create), ErrorClass::Validation);
         assert_eq!(default_class(StatusCode::BAD_GATEWAY, Effect::Create), ErrorClass::Transient);
         assert_eq!(
@@ -294,7 +301,10 @@ mod tests {
     fn encodes_urns() {
         assert_eq!(encode("urn:li:share:1"), "urn%3Ali%3Ashare%3A1");
         assert_eq!(join("https://a/", "/b"), "https://a/b");
-        assert_eq!(with_query("https://a/b", &[("q", "x y"), ("ids", "1,2")]), "https://a/b?q=x+y&ids=1%2C2");
+        assert_eq!(
+            with_query("https://a/b", &[("q", "x y"), ("ids", "1,2")]),
+            "https://a/b?q=x+y&ids=1%2C2"
+        );
         assert_eq!(with_query("https://a/b?v=1", &[("q", "1")]), "https://a/b?v=1&q=1");
     }
 }

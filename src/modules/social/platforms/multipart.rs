@@ -32,7 +32,11 @@ impl Multipart {
     }
 
     fn open(&mut self, name: &str, filename: Option<&str>, mime: Option<&str>) {
-        let mut head = format!("--{}\r\nContent-Disposition: form-data; name=\"{}\"", self.boundary, quote(name));
+        let mut head = format!(
+            "--{}\r\nContent-Disposition: form-data; name=\"{}\"",
+            self.boundary,
+            quote(name)
+        );
         if let Some(filename) = filename {
             head.push_str(&format!("; filename=\"{}\"", quote(filename)));
         }
@@ -84,7 +88,9 @@ mod tests {
         let boundary = content_type.strip_prefix("multipart/form-data; boundary=").unwrap();
         let text = String::from_utf8_lossy(&body);
         assert!(text.starts_with(&format!("--{boundary}\r\n")));
-        assert!(text.contains("Content-Disposition: form-data; name=\"published\"\r\n\r\nfalse\r\n"));
+        assert!(
+            text.contains("Content-Disposition: form-data; name=\"published\"\r\n\r\nfalse\r\n")
+        );
         assert!(text.contains(
             "name=\"source\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n\u{FFFD}PNG\r\n"
         ));

@@ -155,9 +155,8 @@ pub(crate) struct TokenResponse {
 
 impl TokenResponse {
     pub(crate) fn into_token_set(self, now: DateTime<Utc>) -> TokenSet {
-        let at = |secs: Option<i64>| {
-            secs.filter(|s| *s > 0).map(|s| now + ChronoDuration::seconds(s))
-        };
+        let at =
+            |secs: Option<i64>| secs.filter(|s| *s > 0).map(|s| now + ChronoDuration::seconds(s));
         TokenSet {
             access_token: SecretString::from(self.access_token),
             refresh_token: match self.refresh_token {
@@ -168,10 +167,7 @@ impl TokenResponse {
             refresh_expires_at: at(self.refresh_token_expires_in),
             // X separates scopes with spaces, LinkedIn with commas.
             scopes: self.scope.map(|s| {
-                s.split([' ', ','])
-                    .filter(|p| !p.is_empty())
-                    .map(str::to_string)
-                    .collect()
+                s.split([' ', ',']).filter(|p| !p.is_empty()).map(str::to_string).collect()
             }),
         }
     }
@@ -258,7 +254,10 @@ impl OAuthClient {
         Ok(())
     }
 
-    async fn token_request(&self, mut form: Vec<(&str, String)>) -> Result<TokenSet, PlatformError> {
+    async fn token_request(
+        &self,
+        mut form: Vec<(&str, String)>,
+    ) -> Result<TokenSet, PlatformError> {
         self.require_client()?;
         let secret = self.config.client_secret.get();
         let mut request = self.http.client.post(&self.config.token_url);
@@ -272,7 +271,9 @@ impl OAuthClient {
         }
         let secrets: Vec<String> = form
             .iter()
-            .filter(|(k, _)| matches!(*k, "code" | "code_verifier" | "refresh_token" | "client_secret"))
+            .filter(|(k, _)| {
+                matches!(*k, "code" | "code_verifier" | "refresh_token" | "client_secret")
+            })
             .map(|(_, v)| v.clone())
             .collect();
         let secret_refs: Vec<&str> = secrets.iter().map(String::as_str).collect();

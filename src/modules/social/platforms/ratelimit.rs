@@ -159,9 +159,13 @@ mod tests {
             r#"{"112233":[{"type":"pages","call_count":100,"total_cputime":20,"total_time":30,"estimated_time_to_regain_access":15}]}"#,
         )]);
         assert_eq!(retry_after(&h, now()), Some(Duration::from_secs(15 * 60)));
-        let h = headers(&[("x-ad-account-usage", r#"{"acc_id_util_pct":100,"reset_time_duration":120}"#)]);
+        let h = headers(&[(
+            "x-ad-account-usage",
+            r#"{"acc_id_util_pct":100,"reset_time_duration":120}"#,
+        )]);
         assert_eq!(retry_after(&h, now()), Some(Duration::from_secs(120)));
-        let h = headers(&[("x-app-usage", r#"{"call_count":100,"total_time":25,"total_cputime":40}"#)]);
+        let h =
+            headers(&[("x-app-usage", r#"{"call_count":100,"total_time":25,"total_cputime":40}"#)]);
         assert_eq!(retry_after(&h, now()), None);
         assert_eq!(meta_app_usage_percent(&h), Some(100));
     }

@@ -50,7 +50,8 @@ fn redact_bearer(text: &str) -> String {
     while let Some(pos) = find_ascii_ci(rest, "bearer ") {
         let (head, tail) = rest.split_at(pos + "bearer ".len());
         out.push_str(head);
-        let end = tail.find(|c: char| c.is_whitespace() || c == '"' || c == ',').unwrap_or(tail.len());
+        let end =
+            tail.find(|c: char| c.is_whitespace() || c == '"' || c == ',').unwrap_or(tail.len());
         if end > 0 {
             out.push_str(REDACTED);
         }

@@ -116,8 +116,9 @@ fn statuses(settings: &SocialPlatformSettings) -> Vec<PlatformStatus> {
         configured: missing.is_none(),
         missing: missing.map(str::to_string),
     };
-    let meta_missing = (settings.meta.app_id.trim().is_empty() || !settings.meta.app_secret.is_set())
-        .then_some("social.platforms.meta.app_id and app_secret");
+    let meta_missing = (settings.meta.app_id.trim().is_empty()
+        || !settings.meta.app_secret.is_set())
+    .then_some("social.platforms.meta.app_id and app_secret");
     vec![
         status(
             Platform::X,
@@ -127,8 +128,9 @@ fn statuses(settings: &SocialPlatformSettings) -> Vec<PlatformStatus> {
         status(Platform::Instagram, meta_missing),
         status(
             Platform::LinkedIn,
-            (settings.linkedin.client_id.trim().is_empty() || !settings.linkedin.client_secret.is_set())
-                .then_some("social.platforms.linkedin.client_id and client_secret"),
+            (settings.linkedin.client_id.trim().is_empty()
+                || !settings.linkedin.client_secret.is_set())
+            .then_some("social.platforms.linkedin.client_id and client_secret"),
         ),
         status(
             Platform::Bluesky,

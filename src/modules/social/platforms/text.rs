@@ -21,7 +21,8 @@ const BARE_TLDS: &[&str] = &[
 pub fn find_urls(text: &str, bare_domains: bool) -> Vec<Range<usize>> {
     tokens(text)
         .filter_map(|(start, token)| {
-            let lead = token.len() - token.trim_start_matches(['(', '[', '"', '\'', '<', '«']).len();
+            let lead =
+                token.len() - token.trim_start_matches(['(', '[', '"', '\'', '<', '«']).len();
             let candidate = &token[lead..];
             let lower = candidate.to_ascii_lowercase();
             let is_link = if let Some(rest) =
@@ -54,9 +55,9 @@ fn is_bare_domain(token: &str) -> bool {
     let host = host.trim_end_matches(['.', ',', ';', ':', '!', '?', ')']);
     let labels: Vec<&str> = host.split('.').collect();
     labels.len() >= 2
-        && labels.iter().all(|l| {
-            !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
+        && labels
+            .iter()
+            .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
         && labels.last().is_some_and(|tld| BARE_TLDS.contains(tld))
 }
 
@@ -228,7 +229,8 @@ mod tests {
     #[test]
     fn graphemes_and_mastodon_length() {
         assert_eq!(grapheme_count("é👨‍👩‍👧a"), 3);
-        let text = "hi @alice@example.social see https://example.com/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+        let text =
+            "hi @alice@example.social see https://example.com/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
         // "hi " 3 + "@alice" 6 + " see " 5 + 23
         assert_eq!(mastodon_length(text), 3 + 6 + 5 + 23);
     }

@@ -2,7 +2,9 @@
 //! `com.atproto.repo.uploadBlob`, posts as `app.bsky.feed.post` records through
 //! `com.atproto.repo.createRecord`, with facets for links, mentions and hashtags.
 
+mod errors;
 mod facets;
+mod records;
 mod session;
 
 pub use session::BlueskySession;
@@ -10,15 +12,15 @@ pub use session::BlueskySession;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{
     adapter::PlatformAdapter,
     common::{comment_outcome, reject_invalid, require_bytes},
-    error::{ErrorClass, PlatformError},
-    http::{Effect, Http, RemoteError, Reply, join, with_query},
+    error::PlatformError,
+    http::{Effect, Http, join, with_query},
     limits,
     oauth::TokenSet,
     rules::{PlatformRules, RuleViolation},
@@ -28,7 +30,8 @@ use super::{
         Published, RemoteAccount, RemotePost,
     },
 };
-use facets::Candidate;
+use errors::xrpc_error;
+use records::StrongRef;
 use session::{SessionResponse, deterministic_tid};
 
 const POST_COLLECTION: &str = "app.bsky.feed.post";
@@ -37,49 +40,6 @@ pub struct BlueskyAdapter {
     http: Http,
     settings: BlueskySettings,
     rules: PlatformRules,
-}
-
-/// A record reference (`com.atproto.repo.strongRef`).
-#[derive(Debug, Clone, Deserialize)]
-struct StrongRef {
-    uri: String,
-    cid: String,
-}
-
-/// XRPC errors: `{"error": "ExpiredToken", "message": "Token has expired"}` (often with 400).
-fn xrpc_error(reply: &Reply) -> RemoteError {
-    #[derive(Deserialize, Default)]
-    struct Body {
-        #[serde(default)]
-        error: Option<String>,
-        #[serde(default)]
-        message: Option<String>,
-    }
-    let body: Body = serde_json::from_slice(&reply.body).unwrap_or_default();
-    let name = body.error.unwrap_or_default();
-    let class = match name.as_str() {
-        "ExpiredToken" | "InvalidToken" => Some(ErrorClass::Auth { refreshable: true }),
-        "AuthenticationRequired" | "AuthFactorTokenRequired" | "AccountTakedown"
-        | "AccountDeactivated" => Some(ErrorClass::Auth { refreshable: false }),
-        "RateLimitExceeded" => Some(ErrorClass::RateLimited),
-        "BlobTooLarge" | "InvalidMimeType" => Some(ErrorClass::Media),
-        "UpstreamFailure" | "UpstreamTimeout" | "InternalServerError" => Some(ErrorClass::Transient),
-        _ => None,
-    };
-    let hint = match name.as_str() {
-        "AuthenticationRequired" | "AuthFactorTokenRequired" => Some(
-            "Bluesky did not accept the handle and password: connect with an app password \
-             (Settings → Privacy and security → App passwords)."
-                .to_string(),
-        ),
-        _ => None,
-    };
-    RemoteError {
-        message: body.message.unwrap_or_else(|| name.clone()),
-        code: Some(name).filter(|n| !n.is_empty()),
-        class,
-        hint,
-    }
 }
 
 impl BlueskyAdapter {
@@ -145,152 +105,6 @@ impl BlueskyAdapter {
         let request = self.http.client.get(url).bearer_auth(ctx.access_token());
         self.http.json(request, Effect::Read, xrpc_error, &[ctx.access_token()]).await
     }
-
-    async fn upload_blob(
-        &self,
-        ctx: &AccountContext,
-        bytes: &bytes::Bytes,
-        mime: &str,
-    ) -> Result<Value, PlatformError> {
-        #[derive(Deserialize)]
-        struct Uploaded {
-            blob: Value,
-        }
-        let request = self
-            .http
-            .client
-            .post(self.xrpc(self.pds(ctx), "com.atproto.repo.uploadBlob"))
-            .bearer_auth(ctx.access_token())
-            .header("content-type", mime)
-            .body(bytes.clone());
-        let uploaded: Uploaded =
-            self.http.json(request, Effect::Upload, xrpc_error, &[ctx.access_token()]).await?;
-        Ok(uploaded.blob)
-    }
-
-    /// Facets for `text`; mentions whose handle does not resolve stay plain text.
-    async fn facets(&self, ctx: &AccountContext, text: &str) -> Vec<Value> {
-        let mut out = Vec::new();
-        for candidate in facets::detect(text) {
-            match candidate {
-                Candidate::Link { start, end, uri } => out.push(facets::link_facet(start, end, &uri)),
-                Candidate::Tag { start, end, tag } => out.push(facets::tag_facet(start, end, &tag)),
-                Candidate::Mention { start, end, handle } => {
-                    #[derive(Deserialize)]
-                    struct Resolved {
-                        did: String,
-                    }
-                    let resolved: Result<Resolved, _> = self
-                        .get(ctx, "com.atproto.identity.resolveHandle", &[("handle", handle.clone())])
-                        .await;
-                    match resolved {
-                        Ok(r) => out.push(facets::mention_facet(start, end, &r.did)),
-                        Err(e) => tracing::debug!(%handle, error = %e, "mention not resolved"),
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    /// Writes one post record. With a deterministic record key, a retry that finds the record
-    /// already written returns it instead of failing.
-    async fn create_post(
-        &self,
-        ctx: &AccountContext,
-        record: Value,
-        rkey: Option<String>,
-    ) -> Result<StrongRef, PlatformError> {
-        let text = record.get("text").cloned();
-        let mut body = json!({ "repo": ctx.account_id, "collection": POST_COLLECTION, "record": record });
-        if let Some(rkey) = &rkey {
-            body["rkey"] = json!(rkey);
-        }
-        let request = self
-            .http
-            .client
-            .post(self.xrpc(self.pds(ctx), "com.atproto.repo.createRecord"))
-            .bearer_auth(ctx.access_token())
-            .json(&body);
-        let result: Result<StrongRef, _> =
-            self.http.json(request, Effect::Create, xrpc_error, &[ctx.access_token()]).await;
-        match (result, rkey) {
-            (Err(e @ (PlatformError::Validation { .. } | PlatformError::Duplicate { .. })), Some(rkey)) => {
-                match self.get_post(ctx, &rkey).await {
-                    Ok(Some((existing, value))) if value.get("text") == text.as_ref() => Ok(existing),
-                    _ => Err(e),
-                }
-            }
-            (result, _) => result,
-        }
-    }
-
-    async fn get_post(
-        &self,
-        ctx: &AccountContext,
-        rkey: &str,
-    ) -> Result<Option<(StrongRef, Value)>, PlatformError> {
-        #[derive(Deserialize)]
-        struct Record {
-            uri: String,
-            #[serde(default)]
-            cid: Option<String>,
-            value: Value,
-        }
-        let params = [
-            ("repo", ctx.account_id.clone()),
-            ("collection", POST_COLLECTION.to_string()),
-            ("rkey", rkey.to_string()),
-        ];
-        match self.get::<Record>(ctx, "com.atproto.repo.getRecord", &params).await {
-            Ok(r) => Ok(r.cid.map(|cid| (StrongRef { uri: r.uri, cid }, r.value))),
-            Err(PlatformError::Validation { .. }) => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    async fn reply_to(
-        &self,
-        ctx: &AccountContext,
-        parent: StrongRef,
-        root: Option<StrongRef>,
-        text: &str,
-        rkey: Option<String>,
-    ) -> Result<Published, PlatformError> {
-        let mut record = self.record(ctx, text, Utc::now()).await;
-        let root = root.unwrap_or_else(|| parent.clone());
-        record["reply"] = json!({
-            "root": { "uri": root.uri, "cid": root.cid },
-            "parent": { "uri": parent.uri, "cid": parent.cid },
-        });
-        let created = self.create_post(ctx, record, rkey).await?;
-        Ok(self.published(created))
-    }
-
-    async fn record(&self, ctx: &AccountContext, text: &str, created_at: DateTime<Utc>) -> Value {
-        let mut record = json!({
-            "$type": POST_COLLECTION,
-            "text": text,
-            "createdAt": created_at.to_rfc3339_opts(SecondsFormat::Millis, true),
-        });
-        let facets = self.facets(ctx, text).await;
-        if !facets.is_empty() {
-            record["facets"] = Value::Array(facets);
-        }
-        record
-    }
-
-    fn published(&self, created: StrongRef) -> Published {
-        Published { url: self.web_url(&created.uri), remote_id: created.uri, first_comment: None }
-    }
-
-    /// `at://did/app.bsky.feed.post/rkey` → `https://bsky.app/profile/did/post/rkey`.
-    fn web_url(&self, at_uri: &str) -> Option<String> {
-        let rest = at_uri.strip_prefix("at://")?;
-        let mut parts = rest.split('/');
-        let (did, _, rkey) = (parts.next()?, parts.next()?, parts.next()?);
-        Some(join(&self.settings.web_url, &format!("profile/{did}/post/{rkey}")))
-    }
 }
 
 #[async_trait]
@@ -313,7 +127,8 @@ impl PlatformAdapter for BlueskyAdapter {
         for (i, item) in post.media.iter().enumerate() {
             let bytes = require_bytes(Platform::Bluesky, item, i)?;
             let blob = self.upload_blob(ctx, bytes, &item.info.essence()).await?;
-            let mut image = json!({ "alt": item.info.alt_text.clone().unwrap_or_default(), "image": blob });
+            let mut image =
+                json!({ "alt": item.info.alt_text.clone().unwrap_or_default(), "image": blob });
             if let (Some(w), Some(h)) = (item.info.width, item.info.height) {
                 image["aspectRatio"] = json!({ "width": w, "height": h });
             }
@@ -328,9 +143,9 @@ impl PlatformAdapter for BlueskyAdapter {
         let created = self.create_post(ctx, record, rkey).await?;
         let mut published = self.published(created.clone());
         if let Some(text) = &post.first_comment {
-            let rkey = post
-                .created_at
-                .map(|at| deterministic_tid(at, &format!("{}:first-comment", post.idempotency_key)));
+            let rkey = post.created_at.map(|at| {
+                deterministic_tid(at, &format!("{}:first-comment", post.idempotency_key))
+            });
             let result = self.reply_to(ctx, created, None, text, rkey).await;
             published.first_comment = Some(comment_outcome(result));
         }
@@ -430,12 +245,10 @@ impl PlatformAdapter for BlueskyAdapter {
         Ok(out)
     }
 
-    async fn account_metrics(
-        &self,
-        ctx: &AccountContext,
-    ) -> Result<AccountMetrics, PlatformError> {
-        let profile: Value =
-            self.get(ctx, "app.bsky.actor.getProfile", &[("actor", ctx.account_id.clone())]).await?;
+    async fn account_metrics(&self, ctx: &AccountContext) -> Result<AccountMetrics, PlatformError> {
+        let profile: Value = self
+            .get(ctx, "app.bsky.actor.getProfile", &[("actor", ctx.account_id.clone())])
+            .await?;
         let count = |k: &str| profile.get(k).and_then(Value::as_i64);
         Ok(AccountMetrics {
             followers: count("followersCount"),
@@ -445,8 +258,9 @@ impl PlatformAdapter for BlueskyAdapter {
     }
 
     async fn verify_account(&self, ctx: &AccountContext) -> Result<RemoteAccount, PlatformError> {
-        let profile: Value =
-            self.get(ctx, "app.bsky.actor.getProfile", &[("actor", ctx.account_id.clone())]).await?;
+        let profile: Value = self
+            .get(ctx, "app.bsky.actor.getProfile", &[("actor", ctx.account_id.clone())])
+            .await?;
         let text = |k: &str| profile.get(k).and_then(Value::as_str).map(str::to_string);
         Ok(RemoteAccount {
             id: text("did").unwrap_or_else(|| ctx.account_id.clone()),

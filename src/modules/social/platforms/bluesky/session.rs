@@ -71,7 +71,9 @@ fn pds_from_did_doc(doc: &serde_json::Value) -> Option<String> {
     doc.get("service")?.as_array()?.iter().find_map(|s| {
         let id = s.get("id")?.as_str()?;
         (id == "#atproto_pds" || id.ends_with("#atproto_pds"))
-            .then(|| s.get("serviceEndpoint")?.as_str().map(|u| u.trim_end_matches('/').to_string()))
+            .then(|| {
+                s.get("serviceEndpoint")?.as_str().map(|u| u.trim_end_matches('/').to_string())
+            })
             .flatten()
     })
 }
@@ -103,7 +105,9 @@ mod tests {
 
     #[test]
     fn tids_are_valid_stable_and_key_dependent() {
-        let at = DateTime::parse_from_rfc3339("2026-11-25T12:00:00.123456Z").unwrap().with_timezone(&Utc);
+        let at = DateTime::parse_from_rfc3339("2026-11-25T12:00:00.123456Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let a = deterministic_tid(at, "post-1");
         assert_eq!(a.len(), 13);
         assert!(a.chars().next().is_some_and(|c| "234567abcdefghij".contains(c)));

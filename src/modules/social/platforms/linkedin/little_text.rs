@@ -4,7 +4,8 @@
 
 use crate::modules::social::platforms::text::find_hashtags;
 
-const RESERVED: &[char] = &['\\', '|', '{', '}', '@', '[', ']', '(', ')', '<', '>', '#', '*', '_', '~'];
+const RESERVED: &[char] =
+    &['\\', '|', '{', '}', '@', '[', ']', '(', ')', '<', '>', '#', '*', '_', '~'];
 
 /// Plain text → little text.
 pub(crate) fn escape(text: &str) -> String {
@@ -79,10 +80,7 @@ mod tests {
     fn escapes_markup_and_templates_hashtags() {
         let text = "Q3 (final) results *today* #growth @team_x";
         let escaped = escape(text);
-        assert_eq!(
-            escaped,
-            r"Q3 \(final\) results \*today\* {hashtag|\#|growth} \@team\_x"
-        );
+        assert_eq!(escaped, r"Q3 \(final\) results \*today\* {hashtag|\#|growth} \@team\_x");
         assert_eq!(unescape(&escaped), text);
     }
 }

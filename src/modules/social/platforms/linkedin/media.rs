@@ -72,7 +72,8 @@ impl LinkedInAdapter {
     ) -> Result<String, PlatformError> {
         let bytes = require_bytes(self.http.platform, item, index)?;
         let body = json!({ "initializeUploadRequest": { "owner": ctx.account_id } });
-        let request = self.rest(ctx, Method::POST, "/rest/images?action=initializeUpload").json(&body);
+        let request =
+            self.rest(ctx, Method::POST, "/rest/images?action=initializeUpload").json(&body);
         let init: Value<ImageUpload> =
             self.http.json(request, Effect::Upload, errors::parse, &[ctx.access_token()]).await?;
         let put = self
@@ -101,7 +102,8 @@ impl LinkedInAdapter {
                 "uploadThumbnail": false,
             }
         });
-        let request = self.rest(ctx, Method::POST, "/rest/videos?action=initializeUpload").json(&body);
+        let request =
+            self.rest(ctx, Method::POST, "/rest/videos?action=initializeUpload").json(&body);
         let init: Value<VideoUpload> =
             self.http.json(request, Effect::Upload, errors::parse, &[ctx.access_token()]).await?;
         let init = init.value;
@@ -112,7 +114,10 @@ impl LinkedInAdapter {
             let Some(chunk) = bytes.get(first..=last) else {
                 return Err(PlatformError::media(
                     self.http.platform,
-                    format!("LinkedIn asked for bytes {first}–{last} of a {}-byte file", bytes.len()),
+                    format!(
+                        "LinkedIn asked for bytes {first}–{last} of a {}-byte file",
+                        bytes.len()
+                    ),
                 ));
             };
             let put = self
@@ -122,7 +127,8 @@ impl LinkedInAdapter {
                 .bearer_auth(ctx.access_token())
                 .header("content-type", "application/octet-stream")
                 .body(bytes.slice_ref(chunk));
-            let reply = self.http.send(put, Effect::Upload, errors::parse, &[ctx.access_token()]).await?;
+            let reply =
+                self.http.send(put, Effect::Upload, errors::parse, &[ctx.access_token()]).await?;
             let etag = reply
                 .header("etag")
                 .ok_or_else(|| self.http.missing(Effect::Upload, "the uploaded part's ETag"))?;
@@ -136,7 +142,8 @@ impl LinkedInAdapter {
                 "uploadedPartIds": etags,
             }
         });
-        let request = self.rest(ctx, Method::POST, "/rest/videos?action=finalizeUpload").json(&body);
+        let request =
+            self.rest(ctx, Method::POST, "/rest/videos?action=finalizeUpload").json(&body);
         self.http.send(request, Effect::Upload, errors::parse, &[ctx.access_token()]).await?;
         self.wait_available(ctx, &init.video).await?;
         Ok(init.video)

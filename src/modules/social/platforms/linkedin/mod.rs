@@ -273,12 +273,11 @@ impl PlatformAdapter for LinkedInAdapter {
         ctx: &AccountContext,
         remote_ids: &[String],
     ) -> Result<Vec<PostMetrics>, PlatformError> {
-        let stats =
-            if Self::is_organization(ctx) && !remote_ids.is_empty() {
-                self.organization_stats(ctx, remote_ids).await?
-            } else {
-                Vec::new()
-            };
+        let stats = if Self::is_organization(ctx) && !remote_ids.is_empty() {
+            self.organization_stats(ctx, remote_ids).await?
+        } else {
+            Vec::new()
+        };
         let mut out = Vec::with_capacity(remote_ids.len());
         for id in remote_ids {
             let org = stats.iter().find(|s| {
@@ -288,7 +287,8 @@ impl PlatformAdapter for LinkedInAdapter {
                 org.and_then(|s| s.pointer(&format!("/totalShareStatistics/{key}")))
                     .and_then(Value::as_i64)
             };
-            let request = self.rest(ctx, Method::GET, &format!("/rest/socialActions/{}", encode(id)));
+            let request =
+                self.rest(ctx, Method::GET, &format!("/rest/socialActions/{}", encode(id)));
             let social: Value =
                 self.http.json(request, Effect::Read, errors::parse, &[ctx.access_token()]).await?;
             out.push(PostMetrics {
@@ -305,10 +305,7 @@ impl PlatformAdapter for LinkedInAdapter {
         Ok(out)
     }
 
-    async fn account_metrics(
-        &self,
-        ctx: &AccountContext,
-    ) -> Result<AccountMetrics, PlatformError> {
+    async fn account_metrics(&self, ctx: &AccountContext) -> Result<AccountMetrics, PlatformError> {
         if !Self::is_organization(ctx) {
             // LinkedIn offers member follower counts only to partner programs.
             return Ok(AccountMetrics::default());
@@ -319,7 +316,12 @@ impl PlatformAdapter for LinkedInAdapter {
         );
         let size: Value = self
             .http
-            .json(self.rest(ctx, Method::GET, &path), Effect::Read, errors::parse, &[ctx.access_token()])
+            .json(
+                self.rest(ctx, Method::GET, &path),
+                Effect::Read,
+                errors::parse,
+                &[ctx.access_token()],
+            )
             .await?;
         Ok(AccountMetrics {
             followers: size.get("firstDegreeSize").and_then(Value::as_i64),
@@ -346,7 +348,8 @@ impl PlatformAdapter for LinkedInAdapter {
         let request = self.rest(ctx, Method::GET, "/v2/userinfo");
         let me: Value =
             self.http.json(request, Effect::Read, errors::parse, &[ctx.access_token()]).await?;
-        let sub = text(&me, "sub").ok_or_else(|| self.http.missing(Effect::Read, "the member id"))?;
+        let sub =
+            text(&me, "sub").ok_or_else(|| self.http.missing(Effect::Read, "the member id"))?;
         Ok(RemoteAccount {
             id: format!("urn:li:person:{sub}"),
             username: None,

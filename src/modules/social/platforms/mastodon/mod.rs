@@ -95,9 +95,10 @@ impl MastodonAdapter {
         method: Method,
         path: &str,
     ) -> Result<RequestBuilder, PlatformError> {
-        let instance = ctx.instance_url.as_deref().filter(|u| !u.trim().is_empty()).ok_or_else(|| {
-            PlatformError::config(Platform::Mastodon, "the linked account has no instance URL")
-        })?;
+        let instance =
+            ctx.instance_url.as_deref().filter(|u| !u.trim().is_empty()).ok_or_else(|| {
+                PlatformError::config(Platform::Mastodon, "the linked account has no instance URL")
+            })?;
         Ok(self.http.client.request(method, join(instance, path)).bearer_auth(ctx.access_token()))
     }
 
@@ -142,8 +143,10 @@ impl MastodonAdapter {
         for attempt in 0..attempts {
             pause(self.settings.media_poll_interval_ms).await;
             let request = self.request(ctx, Method::GET, &format!("/api/v1/media/{id}"))?;
-            let reply =
-                self.http.send(request, Effect::Read, mastodon_error, &[ctx.access_token()]).await?;
+            let reply = self
+                .http
+                .send(request, Effect::Read, mastodon_error, &[ctx.access_token()])
+                .await?;
             // 206 Partial Content: still processing.
             if reply.status.as_u16() == 200 {
                 return Ok(());
@@ -280,10 +283,7 @@ impl PlatformAdapter for MastodonAdapter {
         Ok(out)
     }
 
-    async fn account_metrics(
-        &self,
-        ctx: &AccountContext,
-    ) -> Result<AccountMetrics, PlatformError> {
+    async fn account_metrics(&self, ctx: &AccountContext) -> Result<AccountMetrics, PlatformError> {
         let me = self.me(ctx).await?;
         let count = |k: &str| me.get(k).and_then(Value::as_i64);
         Ok(AccountMetrics {

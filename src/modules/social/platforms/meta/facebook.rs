@@ -75,9 +75,12 @@ impl FacebookAdapter {
             None => {
                 let bytes = require_bytes(Platform::Facebook, item, index)?;
                 let mime = item.info.essence();
-                let body = Multipart::new()
-                    .text("published", "false")
-                    .file("source", &filename_for(&mime, index), &mime, bytes);
+                let body = Multipart::new().text("published", "false").file(
+                    "source",
+                    &filename_for(&mime, index),
+                    &mime,
+                    bytes,
+                );
                 self.graph.post_multipart(&path, token, body, Effect::Upload).await?
             }
         };
@@ -100,9 +103,12 @@ impl FacebookAdapter {
             None => {
                 let bytes = require_bytes(Platform::Facebook, item, 0)?;
                 let mime = item.info.essence();
-                let body = Multipart::new()
-                    .text("description", &post.text)
-                    .file("source", &filename_for(&mime, 0), &mime, bytes);
+                let body = Multipart::new().text("description", &post.text).file(
+                    "source",
+                    &filename_for(&mime, 0),
+                    &mime,
+                    bytes,
+                );
                 self.graph.post_multipart(&path, token, body, Effect::CreateUpload).await?
             }
         };
@@ -153,7 +159,11 @@ impl PlatformAdapter for FacebookAdapter {
             let path = format!("{}/feed", ctx.account_id);
             let created: GraphId =
                 self.graph.post_form(&path, ctx.access_token(), &form, Effect::Create).await?;
-            Published { url: Some(self.post_url(&created.id)), remote_id: created.id, first_comment: None }
+            Published {
+                url: Some(self.post_url(&created.id)),
+                remote_id: created.id,
+                first_comment: None,
+            }
         };
         if let Some(text) = &post.first_comment {
             let result = self.comment(ctx, &published.remote_id, text, &post.idempotency_key).await;
@@ -248,8 +258,12 @@ impl PlatformAdapter for FacebookAdapter {
                     remote_id: id.clone(),
                     impressions: insight(&insights, "post_impressions"),
                     likes: object.pointer("/reactions/summary/total_count").and_then(Value::as_i64),
-                    reposts: Some(object.pointer("/shares/count").and_then(Value::as_i64).unwrap_or(0)),
-                    replies: object.pointer("/comments/summary/total_count").and_then(Value::as_i64),
+                    reposts: Some(
+                        object.pointer("/shares/count").and_then(Value::as_i64).unwrap_or(0),
+                    ),
+                    replies: object
+                        .pointer("/comments/summary/total_count")
+                        .and_then(Value::as_i64),
                     clicks: insight(&insights, "post_clicks"),
                 });
             }
@@ -257,13 +271,14 @@ impl PlatformAdapter for FacebookAdapter {
         Ok(out)
     }
 
-    async fn account_metrics(
-        &self,
-        ctx: &AccountContext,
-    ) -> Result<AccountMetrics, PlatformError> {
+    async fn account_metrics(&self, ctx: &AccountContext) -> Result<AccountMetrics, PlatformError> {
         let page: Value = self
             .graph
-            .get(&ctx.account_id, ctx.access_token(), &[("fields", "followers_count,fan_count".into())])
+            .get(
+                &ctx.account_id,
+                ctx.access_token(),
+                &[("fields", "followers_count,fan_count".into())],
+            )
             .await?;
         Ok(AccountMetrics {
             followers: page

@@ -80,7 +80,11 @@ impl InstagramAdapter {
         Ok(created.id)
     }
 
-    fn media_fields(item: &MediaItem, index: usize, carousel: bool) -> Result<Vec<(&'static str, String)>, PlatformError> {
+    fn media_fields(
+        item: &MediaItem,
+        index: usize,
+        carousel: bool,
+    ) -> Result<Vec<(&'static str, String)>, PlatformError> {
         let url = require_public_url(Platform::Instagram, item, index)?.to_string();
         let mut form = Vec::new();
         if item.info.kind() == MediaKind::Video {
@@ -100,7 +104,11 @@ impl InstagramAdapter {
     }
 
     /// Polls the container until Instagram has fetched and processed the media.
-    async fn wait_finished(&self, ctx: &AccountContext, container: &str) -> Result<(), PlatformError> {
+    async fn wait_finished(
+        &self,
+        ctx: &AccountContext,
+        container: &str,
+    ) -> Result<(), PlatformError> {
         let attempts = self.settings.container_poll_attempts.max(1);
         for attempt in 0..attempts {
             let status: ContainerStatus = self
@@ -264,7 +272,11 @@ impl PlatformAdapter for InstagramAdapter {
         for ids in remote_ids.chunks(50) {
             let objects: serde_json::Map<String, Value> = self
                 .graph
-                .get("", token, &[("ids", ids.join(",")), ("fields", "like_count,comments_count".into())])
+                .get(
+                    "",
+                    token,
+                    &[("ids", ids.join(",")), ("fields", "like_count,comments_count".into())],
+                )
                 .await?;
             for id in ids {
                 let Some(object) = objects.get(id) else { continue };
@@ -286,10 +298,7 @@ impl PlatformAdapter for InstagramAdapter {
         Ok(out)
     }
 
-    async fn account_metrics(
-        &self,
-        ctx: &AccountContext,
-    ) -> Result<AccountMetrics, PlatformError> {
+    async fn account_metrics(&self, ctx: &AccountContext) -> Result<AccountMetrics, PlatformError> {
         let user: Value = self
             .graph
             .get(

@@ -46,7 +46,10 @@ impl Graph {
             && let Some(secret) = self.app_secret.get()
         {
             // Proves the call comes from the app's server, not from a leaked token alone.
-            all.push(("appsecret_proof", hex::encode(hmac_sha256(secret.as_bytes(), token.as_bytes()))));
+            all.push((
+                "appsecret_proof",
+                hex::encode(hmac_sha256(secret.as_bytes(), token.as_bytes())),
+            ));
         }
         with_query(&join(&self.base, path), &all)
     }

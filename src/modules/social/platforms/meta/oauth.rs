@@ -99,7 +99,9 @@ impl MetaOAuth {
         form.push(("client_secret", app_secret.to_string()));
         let secrets: Vec<String> = form
             .iter()
-            .filter(|(k, _)| matches!(*k, "code" | "code_verifier" | "fb_exchange_token" | "client_secret"))
+            .filter(|(k, _)| {
+                matches!(*k, "code" | "code_verifier" | "fb_exchange_token" | "client_secret")
+            })
             .map(|(_, v)| v.clone())
             .collect();
         let secret_refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
@@ -138,7 +140,10 @@ impl MetaOAuth {
                 "me/accounts",
                 user_token,
                 &[
-                    ("fields", "id,name,access_token,instagram_business_account{id,username}".into()),
+                    (
+                        "fields",
+                        "id,name,access_token,instagram_business_account{id,username}".into(),
+                    ),
                     ("limit", "100".into()),
                 ],
             )
@@ -197,10 +202,7 @@ impl OAuthProvider for MetaOAuth {
         pkce_verifier: &str,
         redirect_uri: &str,
     ) -> Result<TokenSet, PlatformError> {
-        let mut form = vec![
-            ("code", code.to_string()),
-            ("redirect_uri", redirect_uri.to_string()),
-        ];
+        let mut form = vec![("code", code.to_string()), ("redirect_uri", redirect_uri.to_string())];
         if self.pkce {
             form.push(("code_verifier", pkce_verifier.to_string()));
         }

@@ -246,10 +246,7 @@ impl PlatformAdapter for XAdapter {
         Ok(out)
     }
 
-    async fn account_metrics(
-        &self,
-        ctx: &AccountContext,
-    ) -> Result<AccountMetrics, PlatformError> {
+    async fn account_metrics(&self, ctx: &AccountContext) -> Result<AccountMetrics, PlatformError> {
         let user: Data<User> =
             self.get(ctx, "/2/users/me", &[("user.fields", "public_metrics".into())]).await?;
         let m = &user.data.public_metrics;
