@@ -40,3 +40,6 @@ pub use types::{
     AccountContext, AccountMetrics, CommentOutcome, MediaInfo, MediaItem, MediaKind, Platform,
     PostDraft, PostMetrics, PublishRequest, Published, RemoteAccount, RemotePost,
 };
+
+#[cfg(test)]
+mod tests;

@@ -241,6 +241,10 @@ impl PlatformAdapter for LinkedInAdapter {
         self.post_comment(ctx, parent_remote_id, text).await
     }
 
+    /// Organizations need `r_organization_social`; members need `r_member_social`, which
+    /// LinkedIn grants only to approved partners. Without it LinkedIn answers 403 (`Auth`, not
+    /// refreshable) although publishing works: treat that as "cannot reconcile", not as a
+    /// broken account.
     async fn recent_posts(
         &self,
         ctx: &AccountContext,

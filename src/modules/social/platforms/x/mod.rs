@@ -145,6 +145,12 @@ impl XAdapter {
     }
 }
 
+/// X returns post text with `&`, `<` and `>` as HTML entities; reconciliation compares the
+/// text as it was written.
+fn unescape_entities(text: &str) -> String {
+    text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+}
+
 fn metric(value: &Option<Value>, key: &str) -> Option<i64> {
     value.as_ref().and_then(|m| m.get(key)).and_then(Value::as_i64)
 }
@@ -212,7 +218,7 @@ impl PlatformAdapter for XAdapter {
                 Some(RemotePost {
                     url: Some(self.permalink(ctx, &t.id)),
                     remote_id: t.id,
-                    text: t.text,
+                    text: unescape_entities(&t.text),
                     created_at,
                 })
             })
