@@ -1,5 +1,7 @@
 //! Linked social accounts, scheduled publishing, calendar and analytics.
 
+pub mod platforms;
+
 use actix_web::{HttpResponse, get};
 use utoipa_actix_web::{scope, service_config::ServiceConfig};
 
