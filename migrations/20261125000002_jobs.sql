@@ -32,8 +32,8 @@ create index jobs_running_idx on smartflow_shared.jobs (heartbeat_at) where stat
 -- An active job with the same key is not enqueued twice.
 create unique index jobs_unique_active_idx on smartflow_shared.jobs (unique_key)
     where unique_key is not null and state in ('scheduled', 'available', 'running');
--- Operations listing and pruning.
-create index jobs_state_idx on smartflow_shared.jobs (state, id desc);
+-- Operations: failed work is what operators look for (other states list by primary key).
+create index jobs_failed_idx on smartflow_shared.jobs (id) where state in ('dead', 'cancelled');
 create index jobs_finished_idx on smartflow_shared.jobs (finished_at)
     where state in ('completed', 'cancelled', 'dead');
 

@@ -66,16 +66,19 @@ pub fn sniff(bytes: &[u8], filename: &str) -> Option<&'static str> {
     if starts(b"GIF87a") || starts(b"GIF89a") {
         return Some("image/gif");
     }
-    if bytes.len() > 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+    if bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
         return Some("image/webp");
     }
-    if bytes.len() > 12 && &bytes[4..8] == b"ftyp" {
+    if bytes.len() >= 12 && &bytes[4..8] == b"ftyp" {
         return Some(if &bytes[8..10] == b"qt" { "video/quicktime" } else { "video/mp4" });
     }
     if starts(b"%PDF-") {
         return Some("application/pdf");
     }
-    if std::str::from_utf8(bytes).is_ok() {
+    // Text: valid UTF-8 without NUL or other control bytes (except whitespace).
+    let texty =
+        |t: &str| !t.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t' | '\u{c}'));
+    if std::str::from_utf8(bytes).is_ok_and(texty) {
         let ext = filename.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
         return Some(match ext.as_str() {
             "md" | "markdown" => "text/markdown",

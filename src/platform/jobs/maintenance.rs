@@ -33,6 +33,7 @@ pub async fn rescue(db: &PgPool, after: Duration) -> Result<u64, sqlx::Error> {
         select queue from rescued where state = 'available'
         "#,
     )
+    .persistent(false)
     .bind(after.as_secs_f64())
     .fetch_all(db)
     .await?;
@@ -65,6 +66,7 @@ pub async fn prune(db: &PgPool, completed: Duration, dead: Duration) -> Result<u
             )
             "#,
         )
+    .persistent(false)
         .bind(completed.as_secs_f64())
         .bind(dead.as_secs_f64())
         .execute(db)
@@ -132,6 +134,7 @@ pub async fn export_stats(db: &PgPool) -> Result<(), sqlx::Error> {
         "select queue, state, count(*) from smartflow_shared.jobs \
          where state in ('scheduled', 'available', 'running', 'dead') group by 1, 2",
     )
+    .persistent(false)
     .fetch_all(db)
     .await?;
     for state in ["scheduled", "available", "running", "dead"] {
@@ -154,6 +157,7 @@ pub async fn queue_lag(db: &PgPool) -> Result<Vec<(String, f64)>, sqlx::Error> {
         "select queue, greatest(extract(epoch from now() - min(run_at)), 0)::float8 \
          from smartflow_shared.jobs where state = 'available' group by queue",
     )
+    .persistent(false)
     .fetch_all(db)
     .await
 }

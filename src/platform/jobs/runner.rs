@@ -293,6 +293,7 @@ async fn claim(shared: &Shared, queue: &str, limit: usize) -> Result<Vec<Claimed
         returning j.id, j.kind, j.args, j.attempt, j.max_attempts, j.queue
         "#,
     )
+    .persistent(false)
     .bind(queue)
     .bind(limit as i64)
     .bind(&shared.worker_id)
@@ -540,6 +541,7 @@ async fn write_completions(db: &PgPool, batch: &[Completion]) {
                 where j.id = d.id and j.attempt = d.attempt and j.state = 'running'
                 "#,
             )
+    .persistent(false)
             .bind(&ids)
             .bind(&attempts)
             .bind(&states)
@@ -582,6 +584,7 @@ async fn release(db: &PgPool, worker_id: &str, jobs: &[(JobId, i32)]) -> Result<
         select pg_notify($4, queue) from (select distinct queue from released) q
         "#,
     )
+    .persistent(false)
     .bind(&ids)
     .bind(&attempts)
     .bind(worker_id)
@@ -642,6 +645,7 @@ async fn stage_due(shared: &Shared) -> Result<StageResult, sqlx::Error> {
         select queue from moved
         "#,
     )
+    .persistent(false)
     .bind(BATCH_MAX as i64)
     .fetch_all(&shared.state.db)
     .await?;
@@ -667,6 +671,7 @@ async fn stage_due(shared: &Shared) -> Result<StageResult, sqlx::Error> {
         "select extract(epoch from (run_at - clock_timestamp()))::float8 from smartflow_shared.jobs \
          where state = 'scheduled' order by run_at limit 1",
     )
+    .persistent(false)
     .fetch_optional(&shared.state.db)
     .await?;
     let next_in = next.map(|s| Duration::from_secs_f64(s.max(0.0)) + Duration::from_micros(500));
