@@ -104,6 +104,7 @@ impl Application {
         )
         .context("could not build the outbound client")?;
         let storage = platform::storage::Storage::from_settings(&settings.storage)?;
+        let extensions = crate::modules::init(&settings, &pool, &http_client).await?;
         let doc = openapi::document(&settings);
         let state = AppState::new(Inner {
             rate_limiter: RateLimiter::from_settings(&settings.rate_limit),
@@ -120,8 +121,10 @@ impl Application {
             outbound,
             subscribers: Subscribers::default(),
             storage,
+            extensions,
         });
 
+        crate::modules::start(&state);
         let registry = platform::job_registry();
         let unserved = registry.unserved_queues(&state.settings.jobs.queues);
         if !unserved.is_empty() {

@@ -1,6 +1,12 @@
 //! `AppState`: everything a handler or job needs, shared as one `web::Data`.
 
-use std::{ops::Deref, sync::Arc, time::Instant};
+use std::{
+    any::{Any, TypeId},
+    collections::HashMap,
+    ops::Deref,
+    sync::Arc,
+    time::Instant,
+};
 
 use sqlx::PgPool;
 
@@ -36,6 +42,22 @@ pub struct Inner {
     /// Reactions to events registered at start-up (workflow triggers).
     pub subscribers: Subscribers,
     pub storage: Storage,
+    /// Per-module state (provider registries, platform clients), set up by `modules::init`.
+    pub extensions: Extensions,
+}
+
+/// A small type map, so each module keeps its own state without touching `AppState`.
+#[derive(Default)]
+pub struct Extensions(HashMap<TypeId, Arc<dyn Any + Send + Sync>>);
+
+impl Extensions {
+    pub fn insert<T: Any + Send + Sync>(&mut self, value: T) {
+        self.0.insert(TypeId::of::<T>(), Arc::new(value));
+    }
+
+    pub fn get<T: Any + Send + Sync>(&self) -> Option<&T> {
+        self.0.get(&TypeId::of::<T>()).and_then(|v| v.downcast_ref::<T>())
+    }
 }
 
 impl Deref for AppState {
@@ -48,5 +70,14 @@ impl Deref for AppState {
 impl AppState {
     pub fn new(inner: Inner) -> Self {
         AppState(Arc::new(inner))
+    }
+
+    /// A module's state; missing only when that module is disabled in this process.
+    pub fn ext<T: Any + Send + Sync>(&self) -> Result<&T, crate::error::AppError> {
+        self.extensions.get::<T>().ok_or_else(|| {
+            crate::error::AppError::ServiceUnavailable(
+                "This module is not enabled on this server (modules.enabled).".into(),
+            )
+        })
     }
 }

@@ -6,6 +6,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::{
     config::{Module, Settings},
     platform::jobs::JobRegistry,
+    state::{AppState, Extensions},
 };
 
 #[cfg(feature = "ai")]
@@ -53,6 +54,96 @@ pub fn configure(cfg: &mut ServiceConfig, settings: &Settings) {
         social_ai::configure(cfg);
     }
     let _ = on;
+}
+
+/// What a module needs to build its own state at start-up.
+pub struct InitContext<'a> {
+    pub settings: &'a Settings,
+    pub db: &'a sqlx::PgPool,
+    pub http: &'a reqwest::Client,
+}
+
+/// Builds each enabled module's state (stored in `AppState::extensions`).
+pub async fn init(
+    settings: &Settings,
+    db: &sqlx::PgPool,
+    http: &reqwest::Client,
+) -> anyhow::Result<Extensions> {
+    let mut ext = Extensions::default();
+    let ctx = InitContext { settings, db, http };
+    let on = |m: Module| settings.modules.enabled.contains(&m);
+    #[cfg(feature = "main")]
+    if on(Module::Main) {
+        main_site::init(&ctx, &mut ext).await?;
+    }
+    #[cfg(feature = "ai")]
+    if on(Module::Ai) {
+        ai::init(&ctx, &mut ext).await?;
+    }
+    #[cfg(feature = "social")]
+    if on(Module::Social) {
+        social::init(&ctx, &mut ext).await?;
+    }
+    #[cfg(feature = "social-ai")]
+    if on(Module::SocialAi) {
+        social_ai::init(&ctx, &mut ext).await?;
+    }
+    let _ = (on, &ctx);
+    Ok(ext)
+}
+
+/// Hooks that need the finished state (event subscribers).
+pub fn start(state: &AppState) {
+    let on = |m: Module| state.settings.modules.enabled.contains(&m);
+    #[cfg(feature = "main")]
+    if on(Module::Main) {
+        main_site::start(state);
+    }
+    #[cfg(feature = "ai")]
+    if on(Module::Ai) {
+        ai::start(state);
+    }
+    #[cfg(feature = "social")]
+    if on(Module::Social) {
+        social::start(state);
+    }
+    #[cfg(feature = "social-ai")]
+    if on(Module::SocialAi) {
+        social_ai::start(state);
+    }
+    let _ = on;
+}
+
+/// An entry on the /app dashboard.
+#[derive(Debug, Clone)]
+pub struct DashboardLink {
+    pub title: &'static str,
+    pub description: &'static str,
+    pub href: &'static str,
+}
+
+/// Dashboard entries of the enabled modules.
+pub fn dashboard_links(settings: &Settings) -> Vec<DashboardLink> {
+    let mut links = Vec::new();
+    let on = |m: Module| settings.modules.enabled.contains(&m);
+    #[cfg(feature = "main")]
+    if on(Module::Main) {
+        links.extend(main_site::dashboard_links());
+    }
+    #[cfg(feature = "ai")]
+    if on(Module::Ai) {
+        links.extend(ai::dashboard_links());
+    }
+    #[cfg(feature = "social")]
+    if on(Module::Social) {
+        links.extend(social::dashboard_links());
+    }
+    #[cfg(feature = "social-ai")]
+    if on(Module::SocialAi) {
+        links.extend(social_ai::dashboard_links());
+    }
+    let _ = on;
+    links
 }
 
 /// Job kinds of every compiled-in module (a disabled module's jobs still drain).

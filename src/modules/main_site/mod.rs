@@ -17,6 +17,19 @@ pub fn configure(cfg: &mut ServiceConfig) {
 
 pub fn register_jobs(_registry: &mut crate::platform::jobs::JobRegistry) {}
 
+pub async fn init(
+    _ctx: &super::InitContext<'_>,
+    _ext: &mut crate::state::Extensions,
+) -> anyhow::Result<()> {
+    Ok(())
+}
+
+pub fn start(_state: &crate::state::AppState) {}
+
+pub fn dashboard_links() -> Vec<super::DashboardLink> {
+    Vec::new()
+}
+
 pub fn external_apis(_settings: &Settings) -> Vec<(String, bool)> {
     Vec::new()
 }

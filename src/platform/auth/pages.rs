@@ -457,6 +457,7 @@ struct DashboardPage {
     workspace: String,
     role: String,
     email: String,
+    links: Vec<crate::modules::DashboardLink>,
 }
 
 // not-in-openapi: HTML page
@@ -480,6 +481,7 @@ pub async fn dashboard(
         workspace,
         role: who.0.role.as_str().into(),
         email: who.0.email.clone(),
+        links: crate::modules::dashboard_links(&state.settings),
     };
     render(&page, StatusCode::OK, CachePolicy::NoStore)
 }
