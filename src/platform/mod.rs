@@ -26,6 +26,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(routes::refresh)
         .service(routes::logout)
         .service(routes::me)
+        .service(routes::session_info)
         .service(routes::switch_workspace)
         .service(routes::password_reset)
         .service(routes::password_reset_confirm)

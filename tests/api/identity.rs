@@ -683,3 +683,14 @@ async fn auth_routes_are_documented_with_their_security_schemes() {
     assert_eq!(schemes["session_cookie"]["in"], "cookie");
     assert!(doc["paths"]["/api/auth/me"]["get"]["security"].is_array());
 }
+
+#[tokio::test]
+async fn the_session_endpoint_answers_from_the_session() {
+    let app = spawn_app().await;
+    let user = app.signup("cheap@example.com").await;
+    let info: Value = app.get_as("/api/auth/session", &user.token).await.json().await.unwrap();
+    assert_eq!(info["user_id"], user.user_id.as_str());
+    assert_eq!(info["role"], "admin");
+    assert_eq!(info["authenticated_by"], "bearer");
+    assert_problem(app.get("/api/auth/session").await, 401).await;
+}

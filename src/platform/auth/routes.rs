@@ -478,6 +478,29 @@ pub async fn me(state: web::Data<AppState>, who: Principal) -> Result<HttpRespon
     }))
 }
 
+/// The caller as the session knows it: no database read when the session is cached.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionInfo {
+    pub user_id: Uuid,
+    pub workspace_id: Uuid,
+    pub role: Role,
+    pub is_staff: bool,
+    pub authenticated_by: super::AuthMethod,
+}
+
+/// Who is calling (cheap: answered from the cached session; use `/api/auth/me` for details).
+#[utoipa::path(tag = "identity", responses((status = 200, body = SessionInfo)), security(("bearer" = []), ("api_key" = []), ("session_cookie" = [])))]
+#[get("/api/auth/session")]
+pub async fn session_info(who: Principal) -> HttpResponse {
+    HttpResponse::Ok().json(SessionInfo {
+        user_id: who.user_id,
+        workspace_id: who.workspace_id,
+        role: who.role,
+        is_staff: who.is_staff,
+        authenticated_by: who.method,
+    })
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SwitchRequest {
     pub workspace_id: Uuid,
