@@ -108,6 +108,7 @@ pub fn metrics_handle() -> &'static PrometheusHandle {
 fn describe() {
     use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
     describe_counter!("http_requests_total", "Total number of HTTP requests");
+    describe_gauge!("http_requests_in_flight", "Requests being served right now");
     describe_histogram!(
         "http_request_duration_seconds",
         Unit::Seconds,

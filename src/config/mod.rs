@@ -801,6 +801,12 @@ impl ConfigError {
             .map(|e| {
                 let key = if e.path.is_empty() { "(root)".to_string() } else { e.path.join(".") };
                 let source = match (&e.metadata, &e.profile) {
+                    (Some(md), _) if md.name.contains("SMARTFLOW__") => {
+                        format!(
+                            " (from environment variable `SMARTFLOW__{}`)",
+                            e.path.join("__").to_uppercase()
+                        )
+                    }
                     (Some(md), Some(profile)) => {
                         format!(" (from {}: `{}`)", md.name, md.interpolate(profile, &e.path))
                     }

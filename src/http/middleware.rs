@@ -57,6 +57,7 @@ pub async fn metrics(
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
     let method = req.method().as_str().to_string();
+    let _in_flight = InFlight::start();
     let res = next.call(req).await?;
     let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
     let status_code = res.status().as_u16();
@@ -72,6 +73,23 @@ pub async fn metrics(
     metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
         .record(elapsed.as_secs_f64());
     Ok(res)
+}
+
+/// `http_requests_in_flight`: requests between arrival and response, decremented even when
+/// a request is dropped midway.
+struct InFlight;
+
+impl InFlight {
+    fn start() -> Self {
+        metrics::gauge!("http_requests_in_flight").increment(1.0);
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        metrics::gauge!("http_requests_in_flight").decrement(1.0);
+    }
 }
 
 /// Security headers on every response (a handler may set its own first).

@@ -470,3 +470,12 @@ impl TestApp {
             .expect("request")
     }
 }
+
+pub async fn drop_test_database(name: &str) {
+    if let Ok(mut conn) = maintenance_connection().await {
+        let _ =
+            sqlx::query(AssertSqlSafe(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#)))
+                .execute(&mut conn)
+                .await;
+    }
+}

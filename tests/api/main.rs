@@ -2,6 +2,7 @@
 //! Redis. Run with `cargo test` (see README).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cli;
 mod config;
 mod errors;
 mod events;
