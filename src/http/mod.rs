@@ -4,6 +4,7 @@ pub mod assets;
 pub mod health;
 pub mod middleware;
 pub mod page;
+pub mod pagination;
 pub mod routes;
 pub mod tracing_span;
 

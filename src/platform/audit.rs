@@ -101,14 +101,7 @@ pub async fn list_audit(
     who: Authorized<ManageUsers>,
     q: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(AppError::validation(
-            "limit",
-            "out_of_range",
-            "Use a page size from 1 to 200.",
-        ));
-    }
+    let limit = crate::http::pagination::page_size(q.limit)?;
     let (action_exact, action_prefix) = match q.action.as_deref() {
         Some(a) if a.ends_with('.') => (None, Some(format!("{a}%"))),
         Some(a) => (Some(a.to_string()), None),
@@ -144,6 +137,6 @@ pub async fn list_audit(
     .bind(limit)
     .fetch_all(&state.db)
     .await?;
-    let next_cursor = (items.len() as i64 == limit).then(|| items.last().map(|e| e.id)).flatten();
+    let next_cursor = crate::http::pagination::next_cursor(&items, limit, |e| e.id);
     Ok(HttpResponse::Ok().json(AuditPage { items, next_cursor }))
 }

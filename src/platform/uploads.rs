@@ -248,14 +248,7 @@ pub async fn list_uploads(
     who: Authorized<Read>,
     q: web::Query<UploadQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(AppError::validation(
-            "limit",
-            "out_of_range",
-            "Use a page size from 1 to 200.",
-        ));
-    }
+    let limit = crate::http::pagination::page_size(q.limit)?;
     let rows: Vec<Upload> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from smartflow_shared.uploads where workspace_id = $1 \
          and ($2::timestamptz is null or created_at < $2) order by created_at desc limit $3"

@@ -62,14 +62,7 @@ pub async fn list(db: &PgPool, f: &JobFilter) -> Result<Vec<JobView>, AppError> 
             format!("Use one of: {}.", STATES.join(", ")),
         ));
     }
-    let limit = f.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(AppError::validation(
-            "limit",
-            "out_of_range",
-            "Use a page size from 1 to 200.",
-        ));
-    }
+    let limit = crate::http::pagination::page_size(f.limit)?;
     let sql = format!(
         "select {COLUMNS} from smartflow_shared.jobs \
          where ($1::text is null or state = $1) and ($2::text is null or queue = $2) \

@@ -26,8 +26,8 @@ pub async fn list_jobs(
     q: web::Query<JobFilter>,
 ) -> Result<HttpResponse, AppError> {
     let items = ops::list(&state.db, &q).await?;
-    let limit = q.limit.unwrap_or(50) as usize;
-    let next_cursor = (items.len() == limit).then(|| items.last().map(|j| j.id)).flatten();
+    let limit = crate::http::pagination::page_size(q.limit)?;
+    let next_cursor = crate::http::pagination::next_cursor(&items, limit, |j| j.id);
     Ok(HttpResponse::Ok().json(JobPage { items, next_cursor }))
 }
 

@@ -365,14 +365,7 @@ pub async fn list_webhook_deliveries(
     q: web::Query<DeliveryQuery>,
 ) -> Result<HttpResponse, AppError> {
     fetch(&state, who.workspace_id, *id).await?;
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(AppError::validation(
-            "limit",
-            "out_of_range",
-            "Use a page size from 1 to 200.",
-        ));
-    }
+    let limit = crate::http::pagination::page_size(q.limit)?;
     let rows: Vec<Delivery> = sqlx::query_as(
         "select id, event_id, delivery_id, event_type, attempt, succeeded, status_code, response_excerpt, error, duration_ms, created_at \
          from smartflow_shared.webhook_deliveries where endpoint_id = $1 and ($2::int8 is null or id < $2) order by id desc limit $3",
