@@ -14,4 +14,5 @@ mod modules;
 mod openapi;
 mod pages;
 mod platform;
+mod robustness;
 mod uploads;
