@@ -29,7 +29,7 @@ pub struct MainSite {
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(scope::scope("/api/main").service(info));
-    cfg.service(forms::routes::form_token)
+    cfg.service(forms::routes::issue_form_token)
         .service(leads::submit::create_lead)
         // The export's fixed path is registered before `{id}` would capture it.
         .service(leads::routes::export_leads)

@@ -307,6 +307,7 @@ async fn a_browser_sends_the_forms_and_staff_work_the_lead_on_admin() {
     b.submit(&fill_and_submit(&row, &[("select[name=status]", "contacted")])).await;
     assert_eq!(b.path().await, "/admin/leads?notice=updated");
     assert!(b.eval("document.body.innerText").await.as_str().unwrap().contains("Saved."));
+    assert!(b.screenshot("admin-leads").await.is_file());
     let status: String =
         sqlx::query_scalar("select status from smartflow_main.leads where id = $1")
             .bind(id)

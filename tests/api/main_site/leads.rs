@@ -283,3 +283,17 @@ async fn an_html_form_post_redirects_to_thanks_or_back_to_its_errors() {
     let res = app.client.post(app.url("/api/leads")).form(&evil).send().await.unwrap();
     assert!(header(res.headers(), "location").starts_with("/demo?form="));
 }
+
+#[tokio::test]
+async fn a_lead_marked_as_spam_writes_again_without_paging_sales() {
+    let app = app().await;
+    app.post_json("/api/leads", &lead(&app, "pest@example.com")).await;
+    sqlx::query("update smartflow_main.leads set status = 'spam'").execute(&app.db).await.unwrap();
+    assert_eq!(app.post_json("/api/leads", &lead(&app, "pest@example.com")).await.status(), 202);
+    assert_eq!(outbox(&app).await.len(), 1, "only the first submission was sent to sales");
+    assert_eq!(count(&app, "select count(*) from smartflow_main.lead_history").await, 2);
+    assert_eq!(
+        count(&app, "select count(*) from smartflow_main.leads where status = 'spam'").await,
+        1
+    );
+}

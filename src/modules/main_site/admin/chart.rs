@@ -176,7 +176,7 @@ mod tests {
         assert_eq!(nice_axis(3), (3, 1));
         assert_eq!(nice_axis(7), (8, 2));
         assert_eq!(nice_axis(23), (25, 5));
-        assert_eq!(nice_axis(101), (200, 50));
+        assert_eq!(nice_axis(101), (150, 50));
     }
 
     #[test]

@@ -62,10 +62,14 @@ pub async fn billing_page(
     };
     let s = &state.settings.billing;
     let page = BillingPage {
-        layout: Layout::new("Billing — SmartFlow", "Your plan and payments", "/app/billing")
-            .private()
-            .with_csrf(&csrf.0)
-            .with_user(Some(p)),
+        layout: Layout::new(
+            format!("Billing — {}", state.settings.app.name),
+            "Your plan and payments",
+            "/app/billing",
+        )
+        .private()
+        .with_csrf(&csrf.0)
+        .with_user(Some(p)),
         billing,
         cards: plan_cards(&s.plans, &s.currency),
         is_admin: p.has(Permission::ManageUsers),

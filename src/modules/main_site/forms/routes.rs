@@ -19,7 +19,7 @@ pub struct FormToken {
 /// A form token: public forms must be sent with one that is old enough and not expired.
 #[utoipa::path(tag = "main", responses((status = 200, body = FormToken)))]
 #[get("/api/forms/token")]
-pub async fn form_token(state: web::Data<AppState>) -> HttpResponse {
+pub async fn issue_form_token(state: web::Data<AppState>) -> HttpResponse {
     let s = &state.settings.main_site;
     HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(FormToken {
         token: super::new_token(&state),

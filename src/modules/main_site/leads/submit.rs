@@ -13,6 +13,7 @@ use crate::{
     error::{AppError, FieldError, Validator},
     modules::main_site::{
         forms::{self, Checkbox, Encoding, Screen, fields},
+        leads::model::LeadStatus,
         notify,
     },
     platform::events::{Actor, Event, record_event},
@@ -141,7 +142,7 @@ pub enum Stored {
 /// notification and the event, in one transaction.
 pub async fn store(state: &AppState, actor: &Actor, lead: &NewLead) -> Result<Stored, AppError> {
     let mut tx = state.db.begin().await?;
-    let (id, inserted): (Uuid, bool) = sqlx::query_as(
+    let (id, inserted, status): (Uuid, bool, LeadStatus) = sqlx::query_as(
         "insert into smartflow_main.leads (name, email, email_normalized, company, source, phone, \
            message, consent, consent_at, utm_source, utm_medium, utm_campaign, utm_term, utm_content, \
            referrer, landing_page) \
@@ -150,7 +151,7 @@ pub async fn store(state: &AppState, actor: &Actor, lead: &NewLead) -> Result<St
            submission_count = leads.submission_count + 1, last_submitted_at = now(), updated_at = now(), \
            company = coalesce(leads.company, excluded.company), phone = coalesce(leads.phone, excluded.phone), \
            consent = leads.consent or excluded.consent, consent_at = coalesce(leads.consent_at, excluded.consent_at) \
-         returning id, (xmax = 0)",
+         returning id, (xmax = 0), status",
     )
     .bind(&lead.name)
     .bind(lead.email.as_str())
@@ -180,7 +181,10 @@ pub async fn store(state: &AppState, actor: &Actor, lead: &NewLead) -> Result<St
     let kind = if inserted { "lead.created" } else { "lead.resubmitted" };
     let payload = json!({ "id": id, "lead": submission });
     record_event(&mut tx, actor, Event::new(kind, "lead", id, payload)).await?;
-    notify::lead(&mut tx, state, lead, id, !inserted).await?;
+    // Someone marked as spam may write again: it joins the history, but nobody is paged.
+    if status != LeadStatus::Spam {
+        notify::lead(&mut tx, state, lead, id, !inserted).await?;
+    }
     tx.commit().await?;
     metrics::counter!("main_site_leads_total", "kind" => kind).increment(1);
     Ok(if inserted { Stored::Created(id) } else { Stored::Merged(id) })
