@@ -2,6 +2,8 @@
 //! ← `SMARTFLOW__SECTION__KEY` environment variables (plus the conventional `DATABASE_URL`,
 //! `REDIS_URL` and `PORT`). A wrong value fails start-up with a message naming the key.
 
+mod main_site;
+
 use std::{collections::BTreeMap, fmt, path::PathBuf, str::FromStr};
 
 use figment::{
@@ -10,6 +12,8 @@ use figment::{
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+
+pub use main_site::MainSiteSettings;
 
 /// Name of the variable that selects `config/{environment}.toml`.
 pub const ENVIRONMENT_VAR: &str = "SMARTFLOW_ENV";
@@ -38,6 +42,7 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     pub storage: StorageSettings,
     pub billing: BillingSettings,
+    pub main_site: MainSiteSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -607,6 +612,7 @@ impl Default for Settings {
                 stripe_timeout_ms: 20_000,
                 plans: default_plans(),
             },
+            main_site: MainSiteSettings::default(),
             cron: CronSettings {
                 entries: vec![CronEntry {
                     name: "prune-jobs".into(),
@@ -990,6 +996,7 @@ impl Settings {
                 ));
             }
         }
+        self.main_site.validate()?;
         if let Some(key) = self.security.encryption_key.get() {
             crate::platform::crypto::parse_key(key)
                 .map_err(|message| ConfigError::invalid("security.encryption_key", message))?;

@@ -10,6 +10,8 @@ mod health;
 mod helpers;
 mod identity;
 mod jobs;
+#[cfg(feature = "main")]
+mod main_site;
 mod modules;
 mod openapi;
 mod pages;

@@ -1,0 +1,85 @@
+//! `[main_site]`: the marketing site's copy, the lead and contact forms' defences and
+//! notifications, the admin chart and the Stripe API version. Plans and Stripe keys live in
+//! `[billing]` because entitlements are shared by every module.
+
+use serde::{Deserialize, Serialize};
+
+use super::ConfigError;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MainSiteSettings {
+    /// TOML file with the marketing copy (headline, features, testimonials, FAQ, legal pages);
+    /// empty: the copy built into the binary (`templates/main_site/content.toml`).
+    pub content_file: String,
+    /// Receives a notification for every new and returning lead; empty sends none.
+    pub sales_email: String,
+    /// Receives contact inquiries (reply-to is the sender); empty sends none.
+    pub support_email: String,
+    /// A form sent sooner than this after its page was shown is refused as automated.
+    pub min_fill_secs: u64,
+    /// A form older than this is refused; the visitor reloads the page.
+    pub form_max_age_secs: u64,
+    /// Lead and contact submissions per client address per window; 0 = no limit. Off with
+    /// `rate_limit.enabled = false` too.
+    pub submissions_per_ip: u64,
+    /// Submissions per e-mail address per window; 0 = no limit.
+    pub submissions_per_email: u64,
+    pub submission_window_secs: u64,
+    /// `Stripe-Version` header of every Stripe call (the shapes the client parses).
+    pub stripe_api_version: String,
+    /// Days in the admin chart of leads per day by source.
+    pub chart_days: u32,
+}
+
+impl Default for MainSiteSettings {
+    fn default() -> Self {
+        MainSiteSettings {
+            content_file: String::new(),
+            sales_email: "sales@example.com".into(),
+            support_email: "support@example.com".into(),
+            min_fill_secs: 3,
+            form_max_age_secs: 86_400,
+            submissions_per_ip: 30,
+            submissions_per_email: 5,
+            submission_window_secs: 3_600,
+            stripe_api_version: "2024-06-20".into(),
+            chart_days: 30,
+        }
+    }
+}
+
+impl MainSiteSettings {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (key, value) in [
+            ("main_site.sales_email", &self.sales_email),
+            ("main_site.support_email", &self.support_email),
+        ] {
+            if !value.is_empty() && crate::domain::Email::parse(value).is_err() {
+                return Err(ConfigError::invalid(key, "expected an e-mail address or \"\""));
+            }
+        }
+        if self.form_max_age_secs <= self.min_fill_secs {
+            return Err(ConfigError::invalid(
+                "main_site.form_max_age_secs",
+                "must be longer than main_site.min_fill_secs",
+            ));
+        }
+        if self.submission_window_secs == 0 {
+            return Err(ConfigError::invalid(
+                "main_site.submission_window_secs",
+                "expected at least 1",
+            ));
+        }
+        if !(1..=366).contains(&self.chart_days) {
+            return Err(ConfigError::invalid("main_site.chart_days", "expected 1 to 366 days"));
+        }
+        if self.stripe_api_version.trim().is_empty() {
+            return Err(ConfigError::invalid(
+                "main_site.stripe_api_version",
+                "expected a Stripe API version such as 2024-06-20",
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,116 @@
+//! `/app/billing`: the workspace's plan, and buttons that send admins to Stripe Checkout or the
+//! Customer Portal (form posts, so they work without JavaScript).
+
+use actix_web::{HttpResponse, get, http::StatusCode, post, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::BillingStatus;
+use crate::{
+    error::{AppError, PageError},
+    http::page::{CachePolicy, Layout, render},
+    modules::main_site::{
+        forms::see_other,
+        pages::{PlanCard, plan_cards},
+    },
+    platform::auth::{Permission, csrf::CsrfToken, pages::SignedIn},
+    state::AppState,
+};
+
+#[derive(Debug, Deserialize)]
+pub struct BillingQuery {
+    plan: Option<String>,
+    checkout: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "main_site/billing.html")]
+struct BillingPage<'a> {
+    layout: Layout,
+    billing: BillingStatus,
+    cards: Vec<PlanCard<'a>>,
+    is_admin: bool,
+    chosen: String,
+    notice: &'static str,
+}
+
+impl BillingPage<'_> {
+    fn period_end(&self) -> String {
+        self.billing
+            .current_period_end
+            .map(|t| t.format("%-d %B %Y").to_string())
+            .unwrap_or_default()
+    }
+}
+
+// not-in-openapi: HTML page
+#[get("/app/billing")]
+pub async fn billing_page(
+    state: web::Data<AppState>,
+    who: SignedIn,
+    csrf: CsrfToken,
+    q: web::Query<BillingQuery>,
+) -> Result<HttpResponse, PageError> {
+    let p = &who.0;
+    let billing = super::status(&state, p.workspace_id).await?;
+    let notice = match q.checkout.as_deref() {
+        Some("success") => {
+            "Thank you! Your payment went through; your new plan is active as soon as Stripe confirms it."
+        }
+        Some("cancelled") => "Checkout was cancelled; nothing was charged.",
+        _ => "",
+    };
+    let s = &state.settings.billing;
+    let page = BillingPage {
+        layout: Layout::new(
+            format!("Billing — {}", state.settings.app.name),
+            "Your plan and payments",
+            "/app/billing",
+        )
+        .private()
+        .with_csrf(&csrf.0)
+        .with_user(Some(p)),
+        billing,
+        cards: plan_cards(&s.plans, &s.currency),
+        is_admin: p.has(Permission::ManageUsers),
+        chosen: q.plan.clone().unwrap_or_default(),
+        notice,
+    };
+    render(&page, StatusCode::OK, CachePolicy::NoStore)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CheckoutForm {
+    plan_id: String,
+}
+
+fn require_admin(who: &SignedIn) -> Result<(), PageError> {
+    if who.0.has(Permission::ManageUsers) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("Only a workspace admin can change its plan.".into()).into())
+    }
+}
+
+// not-in-openapi: HTML form post that redirects to Stripe Checkout
+#[post("/app/billing/checkout")]
+pub async fn billing_checkout(
+    state: web::Data<AppState>,
+    who: SignedIn,
+    form: web::Form<CheckoutForm>,
+) -> Result<HttpResponse, PageError> {
+    require_admin(&who)?;
+    let session = super::start_checkout(&state, &who.0, form.plan_id.trim(), None).await?;
+    Ok(see_other(&session.url.unwrap_or_else(|| "/app/billing".into())))
+}
+
+// not-in-openapi: HTML form post that redirects to the Stripe Customer Portal
+#[post("/app/billing/portal")]
+pub async fn billing_portal(
+    state: web::Data<AppState>,
+    who: SignedIn,
+) -> Result<HttpResponse, PageError> {
+    require_admin(&who)?;
+    let session = super::open_portal(&state, &who.0, None).await?;
+    Ok(see_other(&session.url))
+}
