@@ -210,17 +210,20 @@ async fn build_template() -> String {
         fingerprint.extend_from_slice(&m.checksum);
     }
     let hash = smartflow::platform::crypto::sha256_hex(&fingerprint);
-    let name = format!("smartflow_tpl_{}", &hash[..16]);
+    let prefix = format!("smartflow_tpl_{}_", &hash[..16]);
     let mut conn = maintenance_connection().await.expect("PostgreSQL must be running for tests");
     // Serialise template creation across the parallel test processes.
     sqlx::query("SELECT pg_advisory_lock(7283001)").execute(&mut conn).await.expect("lock");
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(&name)
-            .fetch_one(&mut conn)
+    // The creation time is part of the name, so other checkouts' templates (other migrations)
+    // are only cleaned up once they are old, never while their suites may be running.
+    let existing: Option<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE $1 || '%'")
+            .bind(prefix.replace('_', "\\_"))
+            .fetch_optional(&mut conn)
             .await
             .expect("query");
-    if !exists {
+    let name = existing.clone().unwrap_or_else(|| format!("{prefix}{}", unix_secs()));
+    if existing.is_none() {
         let building = format!("{name}_building");
         sqlx::query(AssertSqlSafe(format!(r#"DROP DATABASE IF EXISTS "{building}" WITH (FORCE)"#)))
             .execute(&mut conn)
@@ -244,7 +247,7 @@ async fn build_template() -> String {
     name
 }
 
-/// Old templates and databases left by killed test runs (over two hours old).
+/// Databases left by killed test runs (over two hours old) and templates over a day old.
 async fn cleanup_stale(conn: &mut PgConnection, keep: &str) {
     let names: Vec<String> = sqlx::query_scalar(
         "SELECT datname FROM pg_database WHERE datname LIKE 'smartflow\\_tpl\\_%' OR datname LIKE 'smartflow\\_test\\_%'",
@@ -259,7 +262,11 @@ async fn cleanup_stale(conn: &mut PgConnection, keep: &str) {
             .and_then(|rest| rest.split('_').next())
             .and_then(|t| t.parse::<u64>().ok())
             .is_some_and(|t| t < cutoff);
-        let old_template = n.starts_with("smartflow_tpl_") && n != keep;
+        let old_template = n != keep
+            && n.strip_prefix("smartflow_tpl_")
+                .and_then(|rest| rest.rsplit('_').next())
+                .and_then(|t| t.parse::<u64>().ok())
+                .is_none_or(|t| t < unix_secs().saturating_sub(86_400));
         if stale_test || old_template {
             let _ = sqlx::query(AssertSqlSafe(format!(
                 r#"DROP DATABASE IF EXISTS "{n}" WITH (FORCE)"#
