@@ -11,6 +11,8 @@ use figment::{
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+pub mod social;
+
 /// Name of the variable that selects `config/{environment}.toml`.
 pub const ENVIRONMENT_VAR: &str = "SMARTFLOW_ENV";
 /// Name of the variable that points at the configuration folder (default `./config`).
@@ -38,6 +40,7 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     pub storage: StorageSettings,
     pub billing: BillingSettings,
+    pub social: social::SocialSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -614,8 +617,12 @@ impl Default for Settings {
                     timezone: "UTC".into(),
                     job: "jobs.prune".into(),
                     enabled: true,
-                }],
+                }]
+                .into_iter()
+                .chain(social::default_cron_entries())
+                .collect(),
             },
+            social: social::SocialSettings::default(),
         }
     }
 }
@@ -993,6 +1000,7 @@ impl Settings {
                 "required in production: 32 random bytes in base64 (e.g. `openssl rand -base64 32`)",
             ));
         }
+        self.social.validate()?;
         Ok(())
     }
 

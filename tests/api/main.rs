@@ -13,4 +13,6 @@ mod modules;
 mod openapi;
 mod pages;
 mod platform;
+#[cfg(feature = "social")]
+mod social;
 mod uploads;
