@@ -166,8 +166,7 @@ mod tests {
         s.publishing.retry_max_secs = 1;
         let err = s.validate().unwrap_err().to_string();
         assert!(err.contains("social.publishing.retry_max_secs"), "{err}");
-        let mut s = SocialSettings::default();
-        s.calendar_max_days = 0;
+        let s = SocialSettings { calendar_max_days: 0, ..SocialSettings::default() };
         assert!(s.validate().unwrap_err().to_string().contains("calendar_max_days"));
     }
 }

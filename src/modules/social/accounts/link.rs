@@ -116,6 +116,9 @@ struct ReauthEmail<'a> {
     link: &'a str,
 }
 
+/// (workspace, owner, platform, username, remote id) of an account just flagged.
+type Flagged = (Uuid, Option<Uuid>, String, Option<String>, String);
+
 /// Flags the account for re-authorisation; the first time, e-mails its owner and emits
 /// `account.needs_reauth`. Publishing to it stops failing silently: targets fail with a hint.
 pub async fn mark_needs_reauth(
@@ -124,7 +127,7 @@ pub async fn mark_needs_reauth(
     id: Uuid,
     error: &PlatformError,
 ) -> anyhow::Result<()> {
-    let flagged: Option<(Uuid, Option<Uuid>, String, Option<String>, String)> = sqlx::query_as(
+    let flagged: Option<Flagged> = sqlx::query_as(
         "update smartflow_social.accounts set status = 'needs_reauth', needs_reauth_since = now(), \
          last_error = $2, last_error_code = $3, last_error_at = now(), updated_at = now() \
          where id = $1 and status = 'active' \

@@ -144,6 +144,9 @@ pub async fn start(
     Ok(Started { authorize_url: url.to_string(), expires_at })
 }
 
+/// (platform, sealed verifier, redirect URI, return path, expiry) of a consumed state.
+type Consumed = (String, String, String, Option<String>, DateTime<Utc>);
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CallbackQuery {
@@ -197,7 +200,7 @@ pub async fn oauth_callback(
     })?;
     let hash = sha256_hex(raw_state);
     // Consumed only by the person who started it: a stranger cannot burn someone's sign-in.
-    let consumed: Option<(String, String, String, Option<String>, DateTime<Utc>)> = sqlx::query_as(
+    let consumed: Option<Consumed> = sqlx::query_as(
         "update smartflow_social.oauth_states set used_at = now() \
          where state_hash = $1 and used_at is null and user_id = $2 and workspace_id = $3 \
          returning platform, verifier_enc, redirect_uri, return_to, expires_at",

@@ -59,7 +59,7 @@ pub enum LinkAccountResponse {
     /// Send the browser to `authorize_url`; the platform returns it to the callback.
     Redirect { authorize_url: String, expires_at: DateTime<Utc> },
     /// Linked at once (Bluesky, Mastodon).
-    Linked { account: Account },
+    Linked { account: Box<Account> },
 }
 
 fn required<'a>(v: &'a Option<String>, field: &str, what: &str) -> Result<&'a str, AppError> {
@@ -96,7 +96,8 @@ pub async fn link_account(
     match platform {
         Platform::Bluesky | Platform::Mastodon => {
             let account = link_with_token(&state, &who, platform, &body).await?;
-            Ok(HttpResponse::Created().json(LinkAccountResponse::Linked { account }))
+            Ok(HttpResponse::Created()
+                .json(LinkAccountResponse::Linked { account: Box::new(account) }))
         }
         _ => {
             let return_to = parse_return_to(body.return_to.as_deref())?;

@@ -68,7 +68,7 @@ pub async fn analytics_page(
     let by_platform = query::aggregate(&state, who.workspace_id, &f, "platform").await?;
     let per_day = query::aggregate(&state, who.workspace_id, &f, "day").await?;
     let mut top = query::aggregate(&state, who.workspace_id, &f, "post").await?;
-    top.sort_by(|a, b| b.engagements.cmp(&a.engagements));
+    top.sort_by_key(|r| std::cmp::Reverse(r.engagements));
     top.truncate(10);
     let totals = query::aggregate(&state, who.workspace_id, &f, "total")
         .await?

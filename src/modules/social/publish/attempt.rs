@@ -126,6 +126,13 @@ struct Run<'a> {
     refreshed: bool,
 }
 
+type BodyRow = (
+    String,
+    sqlx::types::Json<std::collections::BTreeMap<String, String>>,
+    sqlx::types::Json<Vec<crate::modules::social::posts::MediaRef>>,
+    Option<String>,
+);
+
 struct Body {
     text: String,
     media: Vec<crate::modules::social::posts::MediaRef>,
@@ -149,12 +156,7 @@ impl Run<'_> {
     }
 
     async fn body(&self) -> anyhow::Result<Body> {
-        let (content, variants, media, first_comment): (
-            String,
-            sqlx::types::Json<std::collections::BTreeMap<String, String>>,
-            sqlx::types::Json<Vec<crate::modules::social::posts::MediaRef>>,
-            Option<String>,
-        ) = sqlx::query_as(
+        let (content, variants, media, first_comment): BodyRow = sqlx::query_as(
             "select content, variants, media, first_comment from smartflow_social.posts where id = $1",
         )
         .bind(self.t.post_id)
