@@ -24,7 +24,10 @@ use smartflow::{
     platform::{self, jobs::Runner},
 };
 use uuid::Uuid;
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, matchers::{method, path}};
+use wiremock::{
+    Mock, MockServer, Request, Respond, ResponseTemplate,
+    matchers::{method, path},
+};
 
 const POSTS: usize = 10_000;
 const ACCOUNTS: usize = 100;
@@ -32,9 +35,12 @@ const WINDOW_MS: i64 = 60_000;
 const CALENDAR_POSTS: i64 = 100_000;
 const SAMPLES: usize = 50;
 
+/// (post text, when the fake received it).
+type Call = (String, DateTime<Utc>);
+
 /// Records when each post reached the fake X.
 #[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<(String, DateTime<Utc>)>>>);
+struct Recorder(Arc<Mutex<Vec<Call>>>);
 
 impl Respond for Recorder {
     fn respond(&self, request: &Request) -> ResponseTemplate {
@@ -54,7 +60,9 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 async fn signup(client: &reqwest::Client, base: &str, email: &str) -> (String, String) {
     let res: Value = client
         .post(format!("{base}/api/auth/signup"))
-        .json(&json!({ "email": email, "password": "correct horse battery staple", "name": "Bench" }))
+        .json(
+            &json!({ "email": email, "password": "correct horse battery staple", "name": "Bench" }),
+        )
         .send()
         .await
         .unwrap()
@@ -74,7 +82,11 @@ async fn main() {
     let redis = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let fake = MockServer::start().await;
     let recorder = Recorder::default();
-    Mock::given(method("POST")).and(path("/2/tweets")).respond_with(recorder.clone()).mount(&fake).await;
+    Mock::given(method("POST"))
+        .and(path("/2/tweets"))
+        .respond_with(recorder.clone())
+        .mount(&fake)
+        .await;
 
     let mut settings: Settings = Settings::load_from(&Sources {
         dir: concat!(env!("CARGO_MANIFEST_DIR"), "/config").into(),
@@ -98,11 +110,21 @@ async fn main() {
     let db = state.db.clone();
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
-    for table in ["smartflow_social.posts", "smartflow_social.accounts", "smartflow_shared.jobs", "smartflow_shared.events", "smartflow_shared.audit_log"] {
-        sqlx::query(sqlx::AssertSqlSafe(format!("truncate {table} cascade"))).execute(&db).await.unwrap();
+    for table in [
+        "smartflow_social.posts",
+        "smartflow_social.accounts",
+        "smartflow_shared.jobs",
+        "smartflow_shared.events",
+        "smartflow_shared.audit_log",
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(format!("truncate {table} cascade")))
+            .execute(&db)
+            .await
+            .unwrap();
     }
     let client = reqwest::Client::new();
-    let (token, workspace) = signup(&client, &base, &format!("bench-{}@example.com", Uuid::new_v4().simple())).await;
+    let (token, workspace) =
+        signup(&client, &base, &format!("bench-{}@example.com", Uuid::new_v4().simple())).await;
     sqlx::query("insert into smartflow_shared.subscriptions (workspace_id, plan_id, status) values ($1::uuid, 'business', 'active')")
         .bind(&workspace)
         .execute(&db)
@@ -128,8 +150,9 @@ async fn main() {
 
     // 10,000 posts due within one minute, created through the API before the first is due.
     let start = Utc::now() + chrono::Duration::seconds(150);
-    let due: Vec<DateTime<Utc>> =
-        (0..POSTS).map(|i| start + chrono::Duration::milliseconds(i as i64 * WINDOW_MS / POSTS as i64)).collect();
+    let due: Vec<DateTime<Utc>> = (0..POSTS)
+        .map(|i| start + chrono::Duration::milliseconds(i as i64 * WINDOW_MS / POSTS as i64))
+        .collect();
     let created = Instant::now();
     let results: Vec<u16> = stream::iter(0..POSTS)
         .map(|i| {
@@ -137,7 +160,15 @@ async fn main() {
             let body = json!({ "content": format!("bench {i}"), "targets": [accounts[i % ACCOUNTS]],
                                "scheduled_at": due[i].to_rfc3339() });
             async move {
-                client.post(format!("{base}/api/posts")).bearer_auth(token).json(&body).send().await.unwrap().status().as_u16()
+                client
+                    .post(format!("{base}/api/posts"))
+                    .bearer_auth(token)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
             }
         })
         .buffer_unordered(16)
@@ -173,7 +204,8 @@ async fn main() {
     println!("scheduler_lateness_max_ms: {:.1}", lateness.last().copied().unwrap_or_default());
 
     // Calendar: a second workspace with 100,000 posts over two years, one target each.
-    let (token, workspace) = signup(&client, &base, &format!("calendar-{}@example.com", Uuid::new_v4().simple())).await;
+    let (token, workspace) =
+        signup(&client, &base, &format!("calendar-{}@example.com", Uuid::new_v4().simple())).await;
     let account = Uuid::new_v4();
     sqlx::query(
         "insert into smartflow_social.accounts (id, workspace_id, platform, remote_id, username) \
@@ -215,12 +247,18 @@ async fn main() {
         let mut posts = 0;
         for i in 0..=SAMPLES {
             let t = Instant::now();
-            let body = client.get(&url).bearer_auth(&token).send().await.unwrap().bytes().await.unwrap();
+            let body =
+                client.get(&url).bearer_auth(&token).send().await.unwrap().bytes().await.unwrap();
             let elapsed = t.elapsed().as_secs_f64() * 1000.0;
             if i == 0 {
                 // Warm-up; count what a month holds.
                 let cal: Value = serde_json::from_slice(&body).unwrap();
-                posts = cal["days"].as_array().unwrap().iter().map(|d| d["posts"].as_array().unwrap().len()).sum::<usize>();
+                posts = cal["days"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|d| d["posts"].as_array().unwrap().len())
+                    .sum::<usize>();
             } else {
                 times.push(elapsed);
             }

@@ -5,10 +5,12 @@
 mod accounts;
 mod analytics;
 mod calendar;
+mod contract;
 mod meta_flow;
 mod posts;
 mod publishing;
 mod racing;
+mod tokens;
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};

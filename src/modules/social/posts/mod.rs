@@ -7,6 +7,7 @@ pub mod input;
 pub mod repo;
 pub mod routes;
 pub mod rules;
+pub mod targets;
 pub mod when;
 
 use std::collections::BTreeMap;

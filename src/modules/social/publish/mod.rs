@@ -6,6 +6,7 @@ pub mod budget;
 pub mod ledger;
 mod media;
 pub mod queue;
+pub mod status;
 pub mod sweeper;
 
 use std::time::Duration;

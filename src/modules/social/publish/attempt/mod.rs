@@ -8,6 +8,9 @@ use std::{sync::Arc, time::Duration};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+mod reconcile;
+mod settle;
+
 use super::{
     budget,
     ledger::{self, CommentResult, Locked, Target},
@@ -16,14 +19,8 @@ use super::{
 use crate::{
     modules::social::{
         Social,
-        accounts::{
-            link::mark_needs_reauth,
-            tokens::{self, Credentials, Refresh},
-        },
-        platforms::{
-            CommentOutcome, Platform, PlatformAdapter, PlatformError, PublishRequest, find_match,
-            reconcile::CLOCK_SKEW,
-        },
+        accounts::tokens::{self, Credentials, Refresh},
+        platforms::{CommentOutcome, Platform, PlatformAdapter, PlatformError, PublishRequest},
     },
     platform::jobs::{JobContext, JobError, JobResult, Outcome},
     state::AppState,
@@ -196,76 +193,6 @@ impl Run<'_> {
         })
     }
 
-    /// Looks for the post among the account's recent posts; `Go` when it is not there.
-    async fn reconcile(
-        &mut self,
-        creds: &mut Credentials,
-        text: &str,
-        since: DateTime<Utc>,
-    ) -> anyhow::Result<Step<()>> {
-        loop {
-            let mut conn = self.state.db.acquire().await?;
-            let Some(attempt) =
-                ledger::start_attempt(&mut conn, &self.t, self.token, "reconcile").await?
-            else {
-                return Ok(Step::Stop(Ok(Outcome::Done)));
-            };
-            drop(conn);
-            let found = self.adapter.recent_posts(&creds.context(), since - CLOCK_SKEW).await;
-            let mut tx = self.state.db.begin().await?;
-            match found {
-                Ok(posts) => match find_match(&posts, text, since) {
-                    Some(post) => {
-                        ledger::finish_attempt(&mut tx, attempt.id, "reconciled", None).await?;
-                        ledger::confirm(
-                            &mut tx,
-                            &self.t,
-                            self.token,
-                            &post.remote_id,
-                            post.url.as_deref(),
-                            None,
-                        )
-                        .await?;
-                        tx.commit().await?;
-                        tracing::info!(target = %self.t.id, remote = %post.remote_id, "unknown outcome reconciled: the post exists");
-                        return Ok(Step::Stop(Ok(Outcome::Done)));
-                    }
-                    None => {
-                        ledger::finish_attempt(&mut tx, attempt.id, "not_found", None).await?;
-                        tx.commit().await?;
-                        return Ok(Step::Go(()));
-                    }
-                },
-                Err(e) => {
-                    ledger::finish_attempt(&mut tx, attempt.id, "error", Some(&e)).await?;
-                    tx.commit().await?;
-                    if matches!(e, PlatformError::Auth { refreshable: true, .. }) && !self.refreshed
-                    {
-                        match self.refresh(creds.clone()).await? {
-                            Step::Go(c) => {
-                                *creds = c;
-                                continue;
-                            }
-                            Step::Stop(r) => return Ok(Step::Stop(r)),
-                        }
-                    }
-                    if let PlatformError::Auth { .. } = e {
-                        return Ok(Step::Stop(self.auth_failure(&e).await));
-                    }
-                    // Cannot tell yet: stay unconfirmed and look again later.
-                    let delay = self.backoff(e.retry_after());
-                    if self.ctx.is_last_attempt() {
-                        return Ok(Step::Stop(self.fail("unknown_outcome", e.hint()).await));
-                    }
-                    return Ok(Step::Stop(Err(JobError::retry_after(
-                        anyhow::anyhow!("{e}"),
-                        delay,
-                    ))));
-                }
-            }
-        }
-    }
-
     async fn publish(&mut self, mut creds: Credentials, body: &Body) -> JobResult {
         loop {
             let media =
@@ -384,50 +311,5 @@ impl Run<'_> {
                 }
             }
         }
-    }
-
-    /// The platform refused the token: flag the account (owner e-mailed) and fail the target.
-    async fn auth_failure(&self, e: &PlatformError) -> JobResult {
-        let mut tx = self.state.db.begin().await?;
-        mark_needs_reauth(&mut tx, self.state, self.t.account_id, e).await?;
-        ledger::fail(&mut tx, &self.t, Some(self.token), "auth", e.hint()).await?;
-        tx.commit().await?;
-        Ok(Outcome::Done)
-    }
-
-    async fn fail(&self, class: &str, hint: &str) -> JobResult {
-        let mut tx = self.state.db.begin().await?;
-        ledger::fail(&mut tx, &self.t, Some(self.token), class, hint).await?;
-        tx.commit().await?;
-        Ok(Outcome::Done)
-    }
-
-    /// `Retry-After` when the platform gave one, else exponential backoff on the attempts.
-    fn backoff(&self, retry_after: Option<Duration>) -> Duration {
-        let cfg = &self.state.settings.social.publishing;
-        retry_after.unwrap_or_else(|| {
-            let n = self.t.attempts.clamp(0, 20) as u32;
-            Duration::from_secs(cfg.retry_base_secs.saturating_mul(1 << n).min(cfg.retry_max_secs))
-        })
-    }
-
-    /// Nothing was created: try again later, or give up after `max_attempts`.
-    async fn retry(&self, e: &PlatformError) -> JobResult {
-        let cfg = &self.state.settings.social.publishing;
-        let attempts: i32 =
-            sqlx::query_scalar("select attempts from smartflow_social.post_targets where id = $1")
-                .bind(self.t.id)
-                .fetch_one(&self.state.db)
-                .await?;
-        if attempts >= cfg.max_attempts {
-            let hint = format!("{} SmartFlow gave up after {attempts} attempts.", e.hint());
-            return self.fail(e.code(), &hint).await;
-        }
-        let delay = self.backoff(e.retry_after());
-        let next = Utc::now() + chrono::Duration::from_std(delay)?;
-        let mut tx = self.state.db.begin().await?;
-        ledger::retry_at(&mut tx, &self.t, self.token, next, e.code(), e.hint()).await?;
-        tx.commit().await?;
-        Err(JobError::retry_after(anyhow::anyhow!("{e}"), delay))
     }
 }
