@@ -211,7 +211,7 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
     let _guard = telemetry::init(&settings.telemetry)?;
     tracing::info!(
         environment = settings.app.environment.as_str(),
-        modules = ?settings.modules.enabled,
+        modules = ?settings.modules.active(),
         http = settings.process.http,
         workers = settings.process.workers,
         cron = settings.process.cron,

@@ -14,6 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 pub use main_site::MainSiteSettings;
+pub mod social;
 
 /// Name of the variable that selects `config/{environment}.toml`.
 pub const ENVIRONMENT_VAR: &str = "SMARTFLOW_ENV";
@@ -43,6 +44,7 @@ pub struct Settings {
     pub storage: StorageSettings,
     pub billing: BillingSettings,
     pub main_site: MainSiteSettings,
+    pub social: social::SocialSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -152,8 +154,20 @@ pub struct RedisSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModuleSettings {
-    /// Compiled-in modules to mount at run time.
+    /// Compiled-in modules to mount at run time; empty = every module built into the binary.
     pub enabled: Vec<Module>,
+}
+
+impl ModuleSettings {
+    pub fn is_enabled(&self, module: Module) -> bool {
+        crate::modules::compiled().contains(&module)
+            && (self.enabled.is_empty() || self.enabled.contains(&module))
+    }
+
+    /// The modules this process mounts.
+    pub fn active(&self) -> Vec<Module> {
+        Module::ALL.into_iter().filter(|m| self.is_enabled(*m)).collect()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -480,7 +494,7 @@ impl Default for Settings {
                 timeout_ms: 2_000,
                 key_prefix: String::new(),
             },
-            modules: ModuleSettings { enabled: Module::ALL.to_vec() },
+            modules: ModuleSettings { enabled: Vec::new() },
             telemetry: TelemetrySettings {
                 log_format: LogFormat::Pretty,
                 log_level: "info".into(),
@@ -620,8 +634,12 @@ impl Default for Settings {
                     timezone: "UTC".into(),
                     job: "jobs.prune".into(),
                     enabled: true,
-                }],
+                }]
+                .into_iter()
+                .chain(social::default_cron_entries())
+                .collect(),
             },
+            social: social::SocialSettings::default(),
         }
     }
 }
@@ -1006,6 +1024,7 @@ impl Settings {
                 "required in production: 32 random bytes in base64 (e.g. `openssl rand -base64 32`)",
             ));
         }
+        self.social.validate()?;
         Ok(())
     }
 

@@ -20,6 +20,18 @@ pub mod social_ai;
 
 pub mod info;
 
+/// The module a job kind belongs to, from its prefix (`social.publish` → social).
+pub fn module_of_job(kind: &str) -> Option<Module> {
+    let prefix = kind.split('.').next()?;
+    match prefix {
+        "main_site" => Some(Module::Main),
+        "ai" => Some(Module::Ai),
+        "social" => Some(Module::Social),
+        "social_ai" => Some(Module::SocialAi),
+        _ => None,
+    }
+}
+
 /// Modules built into this binary.
 pub fn compiled() -> &'static [Module] {
     &[
@@ -36,7 +48,7 @@ pub fn compiled() -> &'static [Module] {
 
 /// Mounts the routes of every compiled-in module that `modules.enabled` switches on.
 pub fn configure(cfg: &mut ServiceConfig, settings: &Settings) {
-    let on = |m: Module| settings.modules.enabled.contains(&m);
+    let on = |m: Module| settings.modules.is_enabled(m);
     #[cfg(feature = "main")]
     if on(Module::Main) {
         main_site::configure(cfg);
@@ -71,7 +83,7 @@ pub async fn init(
 ) -> anyhow::Result<Extensions> {
     let mut ext = Extensions::default();
     let ctx = InitContext { settings, db, http };
-    let on = |m: Module| settings.modules.enabled.contains(&m);
+    let on = |m: Module| settings.modules.is_enabled(m);
     #[cfg(feature = "main")]
     if on(Module::Main) {
         main_site::init(&ctx, &mut ext).await?;
@@ -94,7 +106,7 @@ pub async fn init(
 
 /// Hooks that need the finished state (event subscribers).
 pub fn start(state: &AppState) {
-    let on = |m: Module| state.settings.modules.enabled.contains(&m);
+    let on = |m: Module| state.settings.modules.is_enabled(m);
     #[cfg(feature = "main")]
     if on(Module::Main) {
         main_site::start(state);
@@ -125,7 +137,7 @@ pub struct DashboardLink {
 /// Dashboard entries of the enabled modules.
 pub fn dashboard_links(settings: &Settings) -> Vec<DashboardLink> {
     let mut links = Vec::new();
-    let on = |m: Module| settings.modules.enabled.contains(&m);
+    let on = |m: Module| settings.modules.is_enabled(m);
     #[cfg(feature = "main")]
     if on(Module::Main) {
         links.extend(main_site::dashboard_links());
@@ -162,7 +174,7 @@ pub fn register_jobs(registry: &mut JobRegistry) {
 /// External APIs of the enabled modules and whether each is configured (for health).
 pub fn external_apis(settings: &Settings) -> Vec<(String, bool)> {
     let mut apis = Vec::new();
-    let on = |m: Module| settings.modules.enabled.contains(&m);
+    let on = |m: Module| settings.modules.is_enabled(m);
     #[cfg(feature = "main")]
     if on(Module::Main) {
         apis.extend(main_site::external_apis(settings));
@@ -181,4 +193,25 @@ pub fn external_apis(settings: &Settings) -> Vec<(String, bool)> {
     }
     let _ = on;
     apis
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_kinds_name_their_module() {
+        assert_eq!(module_of_job("social.publish"), Some(Module::Social));
+        assert_eq!(module_of_job("social_ai.generate"), Some(Module::SocialAi));
+        assert_eq!(module_of_job("ai.chat"), Some(Module::Ai));
+        assert_eq!(module_of_job("jobs.prune"), None);
+    }
+
+    #[test]
+    fn an_empty_list_enables_every_compiled_module() {
+        let mut s = crate::config::ModuleSettings { enabled: Vec::new() };
+        assert_eq!(s.active(), compiled().to_vec());
+        s.enabled = vec![Module::Main];
+        assert_eq!(s.active(), vec![Module::Main]);
+    }
 }

@@ -17,4 +17,6 @@ mod openapi;
 mod pages;
 mod platform;
 mod robustness;
+#[cfg(feature = "social")]
+mod social;
 mod uploads;

@@ -53,7 +53,15 @@ pub async fn sync(
     let mut names = Vec::new();
     for e in entries {
         let key = format!("cron.entries[{}]", e.name);
-        let enabled = e.enabled && !e.schedule.trim().is_empty();
+        // An entry for a module this binary was built without is off, not an error, so one
+        // configuration serves every build.
+        let module_missing = !registry.contains(&e.job)
+            && crate::modules::module_of_job(&e.job)
+                .is_some_and(|m| !crate::modules::compiled().contains(&m));
+        if module_missing && e.enabled {
+            tracing::info!(entry = %e.name, job = %e.job, "cron entry off: its module is not compiled in");
+        }
+        let enabled = e.enabled && !e.schedule.trim().is_empty() && !module_missing;
         let next_at = if enabled {
             let cron = parse_schedule(&e.schedule)
                 .map_err(|m| anyhow::anyhow!("invalid setting `{key}.schedule`: {m}"))?;

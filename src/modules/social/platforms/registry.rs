@@ -110,7 +110,8 @@ impl PlatformRegistry {
     }
 }
 
-fn statuses(settings: &SocialPlatformSettings) -> Vec<PlatformStatus> {
+/// What each platform needs configured, without building any client.
+pub fn statuses(settings: &SocialPlatformSettings) -> Vec<PlatformStatus> {
     let status = |platform, missing: Option<&str>| PlatformStatus {
         platform,
         configured: missing.is_none(),
