@@ -2,6 +2,8 @@
 //! ← `SMARTFLOW__SECTION__KEY` environment variables (plus the conventional `DATABASE_URL`,
 //! `REDIS_URL` and `PORT`). A wrong value fails start-up with a message naming the key.
 
+pub mod ai;
+
 use std::{collections::BTreeMap, fmt, path::PathBuf, str::FromStr};
 
 use figment::{
@@ -38,6 +40,7 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     pub storage: StorageSettings,
     pub billing: BillingSettings,
+    pub ai: ai::AiProviderSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -616,6 +619,7 @@ impl Default for Settings {
                     enabled: true,
                 }],
             },
+            ai: ai::AiProviderSettings::default(),
         }
     }
 }
@@ -993,6 +997,7 @@ impl Settings {
                 "required in production: 32 random bytes in base64 (e.g. `openssl rand -base64 32`)",
             ));
         }
+        self.ai.validate()?;
         Ok(())
     }
 
