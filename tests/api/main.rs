@@ -14,3 +14,5 @@ mod openapi;
 mod pages;
 mod platform;
 mod uploads;
+#[cfg(feature = "ai")]
+mod ai;

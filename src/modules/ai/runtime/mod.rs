@@ -212,7 +212,8 @@ pub async fn run(
         let turn = stream_turn(state, &ctx, &*provider, &req, sink, &mut usage).await?;
         content.push_str(&turn.text);
         finish = turn.finish;
-        if turn.calls.is_empty() {
+        // Calls asked for on the last allowed turn are not run: nothing could read their results.
+        if turn.calls.is_empty() || call == max_calls {
             break;
         }
         req.messages.push(Message::assistant_tool_calls(turn.text, turn.calls.clone()));

@@ -80,6 +80,15 @@ async fn send(out: &mpsc::Sender<String>, env: &Envelope, last: &mut i32) -> Flo
 /// Sends stored events after `last`. When the job is over and its events were pruned, sends
 /// its outcome from the stored message instead.
 async fn catch_up(state: &AppState, job_id: i64, last: &mut i32, out: &mpsc::Sender<String>) -> Result<Flow, AppError> {
+    // Read the outcome first: every event but the final `done` is stored before the reply is,
+    // so the events read next are complete up to it.
+    let finished: Option<(String, String, Option<String>, Option<i32>, uuid::Uuid, uuid::Uuid, Option<serde_json::Value>)> = sqlx::query_as(
+        "select status, content, error, last_seq, id, conversation_id, usage from smartflow_ai.messages \
+         where job_id = $1 and status in ('completed', 'failed')",
+    )
+    .bind(job_id)
+    .fetch_optional(&state.db)
+    .await?;
     loop {
         let events = stream::stored(&state.db, job_id, *last, 500).await?;
         let n = events.len();
@@ -92,19 +101,13 @@ async fn catch_up(state: &AppState, job_id: i64, last: &mut i32, out: &mpsc::Sen
             break;
         }
     }
-    let finished: Option<(String, String, Option<String>, Option<i32>, uuid::Uuid, uuid::Uuid, Option<serde_json::Value>)> = sqlx::query_as(
-        "select status, content, error, last_seq, id, conversation_id, usage from smartflow_ai.messages \
-         where job_id = $1 and status in ('completed', 'failed')",
-    )
-    .bind(job_id)
-    .fetch_optional(&state.db)
-    .await?;
     let Some((status, content, error, Some(seq), message_id, conversation_id, usage)) = finished else {
         return Ok(Flow::Open);
     };
     if seq <= *last {
         return Ok(Flow::Finished);
     }
+    // The final event is not stored yet, or the events were pruned: rebuild it from the reply.
     let event = if status == "completed" {
         let usage = usage.and_then(|u| serde_json::from_value(u).ok()).unwrap_or_default();
         ChatEvent::Done { message_id, conversation_id, content, usage }
