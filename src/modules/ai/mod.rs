@@ -25,7 +25,17 @@ pub fn configure(cfg: &mut ServiceConfig) {
     use chat::{conversations as c, routes as ch};
     use knowledge::{documents as d, routes as k};
     use usage::routes as u;
-    cfg.service(scope::scope("/api/ai").service(info));
+    // Everything under /api/ai lives in this scope (a scope owns its whole prefix).
+    cfg.service(
+        scope::scope("/api/ai")
+            .service(info)
+            .service(u::get_ai_usage)
+            .service(u::get_ai_budget)
+            .service(u::set_ai_budget)
+            .service(u::list_ai_providers)
+            .service(u::set_ai_provider_key)
+            .service(u::delete_ai_provider_key),
+    );
     cfg.service(a::create_agent)
         .service(a::list_agents)
         .service(a::get_agent)
@@ -50,12 +60,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(d::list_document_chunks)
         .service(d::delete_document)
         .service(knowledge::search_knowledge_base)
-        .service(u::get_ai_usage)
-        .service(u::get_ai_budget)
-        .service(u::set_ai_budget)
-        .service(u::list_ai_providers)
-        .service(u::set_ai_provider_key)
-        .service(u::delete_ai_provider_key)
         .service(ws::chat_socket);
     cfg.map(|c| c.service(pages::chat_page).service(pages::knowledge_page));
 }

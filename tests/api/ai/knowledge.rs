@@ -128,7 +128,7 @@ async fn documents_are_chunked_with_overlap_and_duplicates_are_stored_once() {
     // The same text again is refused; a document sharing a paragraph stores it once.
     let again = app.post_as(&format!("/api/knowledge/{kb}/documents"), &alice.token, &json!({"content": long})).await;
     assert_problem(again, 409).await;
-    let shared = add_document(&app, &alice.token, &kb, json!({"title": "Quick start", "content": format!("{p1}\n\nPress the steam button for milk.")})).await;
+    let shared = add_document(&app, &alice.token, &kb, json!({"title": "Quick start", "content": format!("{p1}\n\nPress the steam button for milk, wait until the light turns green, then froth for thirty seconds and wipe the wand.")})).await;
     assert_eq!(shared["duplicate_chunks"], 1);
     assert_eq!(shared["chunk_count"], 1);
     let stored: i64 = sqlx::query_scalar("select count(*) from smartflow_ai.chunks where content = $1").bind(p1).fetch_one(&app.db).await.unwrap();
@@ -178,7 +178,12 @@ impl Respond for CitingModel {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let body: Value = serde_json::from_slice(&req.body).unwrap_or_default();
         let system = body["messages"][0]["content"].as_str().unwrap_or("").to_string();
-        let cited = system.split("\n\n").find(|s| s.contains(self.0)).and_then(|s| s.strip_prefix('[')).and_then(|s| s.split(']').next()).map(str::to_string);
+        let cited = system
+            .split("\n\n")
+            .find(|s| s.contains(self.0))
+            .and_then(|s| s.lines().find_map(|l| l.strip_prefix('[')))
+            .and_then(|s| s.split(']').next())
+            .map(str::to_string);
         let answer = match cited {
             Some(n) => format!("You have 30 days [{n}]."),
             None => "I do not know.".to_string(),

@@ -42,7 +42,7 @@ pub struct UsageSummary {
 
 /// This month's AI usage of the workspace, from the usage ledger.
 #[utoipa::path(tag = "ai", responses((status = 200, body = UsageSummary)), security(("bearer" = []), ("api_key" = []), ("session_cookie" = [])))]
-#[get("/api/ai/usage")]
+#[get("/usage")]
 pub async fn get_ai_usage(
     state: web::Data<AppState>,
     who: Authorized<Read>,
@@ -75,7 +75,7 @@ pub struct Budget {
 
 /// The workspace's monthly AI budget.
 #[utoipa::path(tag = "ai", responses((status = 200, body = Budget)), security(("bearer" = []), ("api_key" = []), ("session_cookie" = [])))]
-#[get("/api/ai/budget")]
+#[get("/budget")]
 pub async fn get_ai_budget(
     state: web::Data<AppState>,
     who: Authorized<Read>,
@@ -86,7 +86,7 @@ pub async fn get_ai_budget(
 
 /// Sets or removes the monthly AI budget (admins). Calls are refused once it is spent.
 #[utoipa::path(tag = "ai", request_body = Budget, responses((status = 200, body = Budget), (status = 422)), security(("bearer" = []), ("api_key" = []), ("session_cookie" = [])))]
-#[put("/api/ai/budget")]
+#[put("/budget")]
 pub async fn set_ai_budget(
     state: web::Data<AppState>,
     who: Authorized<ManageUsers>,
@@ -135,7 +135,7 @@ pub struct ProviderStatus {
 
 /// AI providers this server knows and which of them the workspace can use.
 #[utoipa::path(tag = "ai", responses((status = 200, body = Vec<ProviderStatus>)), security(("bearer" = []), ("api_key" = []), ("session_cookie" = [])))]
-#[get("/api/ai/providers")]
+#[get("/providers")]
 pub async fn list_ai_providers(
     state: web::Data<AppState>,
     who: Authorized<Read>,
@@ -177,7 +177,7 @@ fn known_provider(state: &AppState, name: &str) -> Result<(), AppError> {
 /// Stores the workspace's own key for a provider (admins), encrypted at rest. Its calls then
 /// use this key instead of the server's.
 #[utoipa::path(tag = "ai", params(("name" = String, Path)), request_body = ProviderKeyInput, responses((status = 200, body = ProviderStatus), (status = 404), (status = 422)), security(("bearer" = []), ("api_key" = []), ("session_cookie" = [])))]
-#[put("/api/ai/providers/{name}/key")]
+#[put("/providers/{name}/key")]
 pub async fn set_ai_provider_key(
     state: web::Data<AppState>,
     who: Authorized<ManageUsers>,
@@ -221,7 +221,7 @@ pub async fn set_ai_provider_key(
 
 /// Removes the workspace's own key for a provider (admins).
 #[utoipa::path(tag = "ai", params(("name" = String, Path)), responses((status = 204), (status = 404)), security(("bearer" = []), ("api_key" = []), ("session_cookie" = [])))]
-#[delete("/api/ai/providers/{name}/key")]
+#[delete("/providers/{name}/key")]
 pub async fn delete_ai_provider_key(
     state: web::Data<AppState>,
     who: Authorized<ManageUsers>,
