@@ -2,6 +2,8 @@
 //! Redis. Run with `cargo test` (see README).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[cfg(feature = "ai")]
+mod ai;
 mod config;
 mod errors;
 mod events;
@@ -14,5 +16,3 @@ mod openapi;
 mod pages;
 mod platform;
 mod uploads;
-#[cfg(feature = "ai")]
-mod ai;

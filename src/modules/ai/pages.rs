@@ -58,6 +58,9 @@ pub async fn chat_page(
 pub async fn knowledge_page(csrf: CsrfToken, who: SignedIn) -> Result<HttpResponse, PageError> {
     let can_write = who.0.has(crate::platform::auth::Permission::Write)
         || who.0.has(crate::platform::auth::Permission::WriteOwn);
-    let page = KnowledgePage { layout: layout("Knowledge bases", "/app/knowledge", &csrf, &who), can_write };
+    let page = KnowledgePage {
+        layout: layout("Knowledge bases", "/app/knowledge", &csrf, &who),
+        can_write,
+    };
     render(&page, StatusCode::OK, CachePolicy::NoStore)
 }

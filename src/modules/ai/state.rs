@@ -61,10 +61,10 @@ async fn workspace_keys(
     .await?;
     rows.into_iter()
         .map(|(provider, stored)| {
-            let plain = state
-                .cipher
-                .decrypt(&stored, &key_context(workspace, &provider))
-                .map_err(|e| AppError::internal(anyhow::anyhow!("provider key of {provider}: {e}")))?;
+            let plain =
+                state.cipher.decrypt(&stored, &key_context(workspace, &provider)).map_err(|e| {
+                    AppError::internal(anyhow::anyhow!("provider key of {provider}: {e}"))
+                })?;
             Ok((provider, Secret::new(plain)))
         })
         .collect()

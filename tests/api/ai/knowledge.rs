@@ -8,14 +8,38 @@ use super::support::*;
 use crate::helpers::{TestApp, assert_problem};
 
 const CORPUS: &[(&str, &str)] = &[
-    ("Refund policy", "Customers can request a refund within 30 days of purchase. Refunds are paid back to the original card within five business days."),
-    ("Shipping", "We ship orders with a tracked courier. Shipping inside the country takes two to three days; international shipping takes up to ten days."),
-    ("Cancel subscription", "You can cancel your subscription at any time from the billing settings page. Cancellation takes effect at the end of the current period."),
-    ("Password reset", "If you forgot your password, use the reset link on the sign-in page. The link expires after one hour."),
-    ("Invoices", "Invoices are emailed on the first day of each month. Billing history and receipts are available in the account area."),
-    ("Vacation policy", "Employees receive 25 days of paid vacation per year. Vacation requests need manager approval two weeks ahead."),
-    ("Office hours", "The office is open from nine to six on weekdays and closed on public holidays."),
-    ("Data security", "All customer data is encrypted at rest and in transit. Backups are taken every night and kept for thirty days."),
+    (
+        "Refund policy",
+        "Customers can request a refund within 30 days of purchase. Refunds are paid back to the original card within five business days.",
+    ),
+    (
+        "Shipping",
+        "We ship orders with a tracked courier. Shipping inside the country takes two to three days; international shipping takes up to ten days.",
+    ),
+    (
+        "Cancel subscription",
+        "You can cancel your subscription at any time from the billing settings page. Cancellation takes effect at the end of the current period.",
+    ),
+    (
+        "Password reset",
+        "If you forgot your password, use the reset link on the sign-in page. The link expires after one hour.",
+    ),
+    (
+        "Invoices",
+        "Invoices are emailed on the first day of each month. Billing history and receipts are available in the account area.",
+    ),
+    (
+        "Vacation policy",
+        "Employees receive 25 days of paid vacation per year. Vacation requests need manager approval two weeks ahead.",
+    ),
+    (
+        "Office hours",
+        "The office is open from nine to six on weekdays and closed on public holidays.",
+    ),
+    (
+        "Data security",
+        "All customer data is encrypted at rest and in transit. Backups are taken every night and kept for thirty days.",
+    ),
 ];
 
 /// Questions and the document that answers each; some share no word with it but a synonym.
@@ -35,7 +59,13 @@ const QUESTIONS: &[(&str, &str)] = &[
 async fn load_corpus(app: &TestApp, token: &str) -> String {
     let kb = create_kb(app, token, "Help centre").await;
     for (title, text) in CORPUS {
-        let doc = add_document(app, token, &kb, json!({"title": title, "content": text, "metadata": {"topic": title}})).await;
+        let doc = add_document(
+            app,
+            token,
+            &kb,
+            json!({"title": title, "content": text, "metadata": {"topic": title}}),
+        )
+        .await;
         assert_eq!(doc["status"], "ready", "{doc}");
     }
     kb
@@ -46,7 +76,12 @@ async fn recall_at_3(app: &TestApp, token: &str, kb: &str, mode: &str) -> f64 {
     for (question, answer) in QUESTIONS {
         let result = search(app, token, kb, question, 3).await;
         assert_eq!(result["mode"], mode);
-        let titles: Vec<&str> = result["hits"].as_array().unwrap().iter().map(|h| h["document_title"].as_str().unwrap()).collect();
+        let titles: Vec<&str> = result["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["document_title"].as_str().unwrap())
+            .collect();
         if titles.contains(answer) {
             found += 1;
         }
@@ -73,7 +108,10 @@ async fn hybrid_search_finds_what_full_text_alone_misses() {
     let bob = plain.signup("bob@example.com").await;
     let plain_kb = load_corpus(&plain, &bob.token).await;
     let full_text = recall_at_3(&plain, &bob.token, &plain_kb, "full_text").await;
-    eprintln!("knowledge recall@3 on {} questions: hybrid {hybrid:.2}, full text only {full_text:.2}", QUESTIONS.len());
+    eprintln!(
+        "knowledge recall@3 on {} questions: hybrid {hybrid:.2}, full text only {full_text:.2}",
+        QUESTIONS.len()
+    );
     assert!(hybrid >= 0.9, "hybrid recall@3 was {hybrid}");
     assert!(hybrid > full_text, "vectors must add what words miss ({hybrid} vs {full_text})");
 
@@ -81,20 +119,50 @@ async fn hybrid_search_finds_what_full_text_alone_misses() {
     let result = search(&plain, &bob.token, &plain_kb, "international shipping days", 3).await;
     assert_eq!(result["hits"][0]["document_title"], "Shipping");
     assert_eq!(result["hits"][0]["vector_rank"], Value::Null);
-    let docs: Vec<Value> = plain.get_as(&format!("/api/knowledge/{plain_kb}/documents"), &bob.token).await.json().await.unwrap();
+    let docs: Vec<Value> = plain
+        .get_as(&format!("/api/knowledge/{plain_kb}/documents"), &bob.token)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(docs[0]["error"].as_str().unwrap().contains("full-text search only"));
 
     // Metadata filters and the score threshold.
-    let res = app.post_as(&format!("/api/knowledge/{kb}/search"), &alice.token, &json!({"query": "days", "top_k": 10, "filter": {"topic": "Shipping"}})).await;
+    let res = app
+        .post_as(
+            &format!("/api/knowledge/{kb}/search"),
+            &alice.token,
+            &json!({"query": "days", "top_k": 10, "filter": {"topic": "Shipping"}}),
+        )
+        .await;
     let filtered: Value = res.json().await.unwrap();
-    let titles: Vec<&str> = filtered["hits"].as_array().unwrap().iter().map(|h| h["document_title"].as_str().unwrap()).collect();
+    let titles: Vec<&str> = filtered["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["document_title"].as_str().unwrap())
+        .collect();
     assert_eq!(titles, ["Shipping"]);
-    let res = app.post_as(&format!("/api/knowledge/{kb}/search"), &alice.token, &json!({"query": "refund", "top_k": 10, "min_score": 0.9})).await;
+    let res = app
+        .post_as(
+            &format!("/api/knowledge/{kb}/search"),
+            &alice.token,
+            &json!({"query": "refund", "top_k": 10, "min_score": 0.9}),
+        )
+        .await;
     let strict: Value = res.json().await.unwrap();
     assert!(strict["hits"].as_array().unwrap().iter().all(|h| h["score"].as_f64().unwrap() >= 0.9));
     assert_eq!(strict["hits"][0]["document_title"], "Refund policy");
-    let usage: i64 = sqlx::query_scalar("select count(*) from smartflow_ai.usage_ledger where operation = 'embedding'").fetch_one(&app.db).await.unwrap();
-    assert!(usage >= (CORPUS.len() + QUESTIONS.len()) as i64, "each embedding call is in the ledger");
+    let usage: i64 = sqlx::query_scalar(
+        "select count(*) from smartflow_ai.usage_ledger where operation = 'embedding'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert!(
+        usage >= (CORPUS.len() + QUESTIONS.len()) as i64,
+        "each embedding call is in the ledger"
+    );
 }
 
 #[tokio::test]
@@ -109,35 +177,78 @@ async fn documents_are_chunked_with_overlap_and_duplicates_are_stored_once() {
     let alice = app.signup("alice@example.com").await;
     let kb = create_kb(&app, &alice.token, "Manual").await;
     let p1 = "The espresso machine heats up in about twenty minutes. Always fill the water tank before switching it on, and empty the drip tray daily.";
-    let long = format!("{p1}\n\n{}", "Descale the boiler every month with the provided solution. ".repeat(8));
-    let doc = add_document(&app, &alice.token, &kb, json!({"title": "Espresso", "content": long, "format": "markdown"})).await;
+    let long = format!(
+        "{p1}\n\n{}",
+        "Descale the boiler every month with the provided solution. ".repeat(8)
+    );
+    let doc = add_document(
+        &app,
+        &alice.token,
+        &kb,
+        json!({"title": "Espresso", "content": long, "format": "markdown"}),
+    )
+    .await;
     assert_eq!(doc["status"], "ready");
-    let chunks: Vec<Value> = app.get_as(&format!("/api/knowledge/{kb}/documents/{}/chunks", doc["id"].as_str().unwrap()), &alice.token).await.json().await.unwrap();
+    let chunks: Vec<Value> = app
+        .get_as(
+            &format!("/api/knowledge/{kb}/documents/{}/chunks", doc["id"].as_str().unwrap()),
+            &alice.token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(chunks.len() >= 3, "{chunks:?}");
     assert_eq!(chunks[0]["content"], p1, "the first chunk ends at the paragraph break");
     let text: Vec<char> = long.chars().collect();
     for pair in chunks.windows(2) {
-        assert!(pair[1]["start_offset"].as_i64() < pair[0]["end_offset"].as_i64(), "chunks overlap");
+        assert!(
+            pair[1]["start_offset"].as_i64() < pair[0]["end_offset"].as_i64(),
+            "chunks overlap"
+        );
     }
     for c in &chunks {
-        let (s, e) = (c["start_offset"].as_u64().unwrap() as usize, c["end_offset"].as_u64().unwrap() as usize);
-        assert_eq!(c["content"].as_str().unwrap(), text[s..e].iter().collect::<String>(), "offsets point into the text");
+        let (s, e) = (
+            c["start_offset"].as_u64().unwrap() as usize,
+            c["end_offset"].as_u64().unwrap() as usize,
+        );
+        assert_eq!(
+            c["content"].as_str().unwrap(),
+            text[s..e].iter().collect::<String>(),
+            "offsets point into the text"
+        );
         assert_eq!(c["embedded"], true);
     }
 
     // The same text again is refused; a document sharing a paragraph stores it once.
-    let again = app.post_as(&format!("/api/knowledge/{kb}/documents"), &alice.token, &json!({"content": long})).await;
+    let again = app
+        .post_as(&format!("/api/knowledge/{kb}/documents"), &alice.token, &json!({"content": long}))
+        .await;
     assert_problem(again, 409).await;
     let shared = add_document(&app, &alice.token, &kb, json!({"title": "Quick start", "content": format!("{p1}\n\nPress the steam button for milk, wait until the light turns green, then froth for thirty seconds and wipe the wand.")})).await;
     assert_eq!(shared["duplicate_chunks"], 1);
     assert_eq!(shared["chunk_count"], 1);
-    let stored: i64 = sqlx::query_scalar("select count(*) from smartflow_ai.chunks where content = $1").bind(p1).fetch_one(&app.db).await.unwrap();
+    let stored: i64 =
+        sqlx::query_scalar("select count(*) from smartflow_ai.chunks where content = $1")
+            .bind(p1)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
     assert_eq!(stored, 1);
 
     // HTML loses its markup; a PDF upload is read by the PDF extractor.
     let html = add_document(&app, &alice.token, &kb, json!({"content": "<h1>Grinder</h1><script>x()</script><p>Set the grind to 12 for espresso.</p>", "format": "html"})).await;
     assert_eq!(html["title"], "Grinder");
-    let upload: Value = app.upload(&alice.token, "warranty.pdf", &pdf_with_text("Warranty covers two years of repairs")).await.json().await.unwrap();
+    let upload: Value = app
+        .upload(
+            &alice.token,
+            "warranty.pdf",
+            &pdf_with_text("Warranty covers two years of repairs"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     let pdf = add_document(&app, &alice.token, &kb, json!({"upload_id": upload["id"]})).await;
     assert_eq!(pdf["status"], "ready", "{pdf}");
     assert_eq!(pdf["source"], "pdf");
@@ -163,11 +274,19 @@ fn pdf_with_text(text: &str) -> Vec<u8> {
         pdf.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
     }
     let xref = pdf.len();
-    pdf.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    pdf.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
     for o in offsets {
         pdf.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
     }
-    pdf.extend_from_slice(format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).as_bytes());
+    pdf.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
     pdf
 }
 
@@ -196,15 +315,38 @@ impl Respond for CitingModel {
 async fn a_chat_reply_cites_the_chunk_that_holds_the_answer() {
     let fake = MockServer::start().await;
     mount_embeddings(&fake).await;
-    Mock::given(matchers::method("POST")).and(matchers::path("/v1/chat/completions")).respond_with(CitingModel("within 30 days")).mount(&fake).await;
+    Mock::given(matchers::method("POST"))
+        .and(matchers::path("/v1/chat/completions"))
+        .respond_with(CitingModel("within 30 days"))
+        .mount(&fake)
+        .await;
     let app = ai_app(&fake, |_| {}).await;
     let alice = app.signup("alice@example.com").await;
     let kb = load_corpus(&app, &alice.token).await;
-    let agent = create_agent(&app, &alice.token, json!({"system_prompt": "Answer from the sources.", "knowledge_bases": [kb]})).await;
-    let accepted: Value = app.post_as("/api/chat", &alice.token, &json!({"agent_id": agent, "message": "How long do I have to ask for a refund?"})).await.json().await.unwrap();
+    let agent = create_agent(
+        &app,
+        &alice.token,
+        json!({"system_prompt": "Answer from the sources.", "knowledge_bases": [kb]}),
+    )
+    .await;
+    let accepted: Value = app
+        .post_as(
+            "/api/chat",
+            &alice.token,
+            &json!({"agent_id": agent, "message": "How long do I have to ask for a refund?"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     app.run_jobs().await;
 
-    let status: Value = app.get_as(&format!("/api/chat/jobs/{}?after=0", accepted["job_id"]), &alice.token).await.json().await.unwrap();
+    let status: Value = app
+        .get_as(&format!("/api/chat/jobs/{}?after=0", accepted["job_id"]), &alice.token)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(status["status"], "completed");
     let citations = status["message"]["citations"].as_array().unwrap();
     assert_eq!(citations.len(), 1, "{status}");
@@ -212,7 +354,8 @@ async fn a_chat_reply_cites_the_chunk_that_holds_the_answer() {
     assert!(citations[0]["snippet"].as_str().unwrap().contains("within 30 days"));
     let chunk_id: String = sqlx::query_scalar("select c.id::text from smartflow_ai.chunks c join smartflow_ai.documents d on d.id = c.document_id where d.title = 'Refund policy'").fetch_one(&app.db).await.unwrap();
     assert_eq!(citations[0]["chunk_id"], chunk_id.as_str());
-    let kinds: Vec<&str> = status["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> =
+        status["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["token", "citation", "done"]);
 }
 
@@ -220,47 +363,109 @@ async fn a_chat_reply_cites_the_chunk_that_holds_the_answer() {
 async fn the_tool_loop_fetches_allowed_urls_only_and_stops_at_its_cap() {
     let fake = MockServer::start().await;
     let site = MockServer::start().await;
-    Mock::given(matchers::path("/status")).respond_with(ResponseTemplate::new(200).set_body_raw("<p>All systems <b>operational</b></p>", "text/html")).mount(&site).await;
+    Mock::given(matchers::path("/status"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw("<p>All systems <b>operational</b></p>", "text/html"),
+        )
+        .mount(&site)
+        .await;
     let allowed = format!("{}/status", site.uri());
     // The model asks for the page again and again; the cap stops it.
-    Mock::given(matchers::method("POST")).and(matchers::path("/v1/chat/completions"))
+    Mock::given(matchers::method("POST"))
+        .and(matchers::path("/v1/chat/completions"))
         .respond_with(sse(tool_call_body("call_1", "http_fetch", &json!({"url": allowed}))))
-        .mount(&fake).await;
+        .mount(&fake)
+        .await;
     let app = ai_app(&fake, |s| s.ai.tools.allow_private_targets = true).await;
     let alice = app.signup("alice@example.com").await;
-    let agent = create_agent(&app, &alice.token, json!({
-        "tools": [{"type": "http_fetch", "allowed_urls": [allowed]}, {"type": "current_time"}],
-        "max_tool_iterations": 3
-    })).await;
-    let accepted: Value = app.post_as("/api/chat", &alice.token, &json!({"agent_id": agent, "message": "Is the service up?"})).await.json().await.unwrap();
+    let agent = create_agent(
+        &app,
+        &alice.token,
+        json!({
+            "tools": [{"type": "http_fetch", "allowed_urls": [allowed]}, {"type": "current_time"}],
+            "max_tool_iterations": 3
+        }),
+    )
+    .await;
+    let accepted: Value = app
+        .post_as(
+            "/api/chat",
+            &alice.token,
+            &json!({"agent_id": agent, "message": "Is the service up?"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     app.run_jobs().await;
 
     let requests = fake.received_requests().await.unwrap();
     assert_eq!(requests.len(), 3, "one model call per allowed iteration");
     let last: Value = serde_json::from_slice(&requests[2].body).unwrap();
     assert_eq!(last["tool_choice"], "none", "the last call must answer in words");
-    let tool_results: Vec<&Value> = last["messages"].as_array().unwrap().iter().filter(|m| m["role"] == "tool").collect();
+    let tool_results: Vec<&Value> =
+        last["messages"].as_array().unwrap().iter().filter(|m| m["role"] == "tool").collect();
     assert!(tool_results[0]["content"].as_str().unwrap().contains("All systems operational"));
-    let status: Value = app.get_as(&format!("/api/chat/jobs/{}", accepted["job_id"]), &alice.token).await.json().await.unwrap();
+    let status: Value = app
+        .get_as(&format!("/api/chat/jobs/{}", accepted["job_id"]), &alice.token)
+        .await
+        .json()
+        .await
+        .unwrap();
     let calls = status["message"]["tool_calls"].as_array().unwrap();
     assert_eq!(calls.len(), 2, "calls asked for on the last turn are not run");
     assert_eq!(calls[0]["is_error"], false);
 
     // A URL outside the allow-list is refused without being fetched.
     let app2_fake = MockServer::start().await;
-    Mock::given(matchers::method("POST")).and(matchers::path("/v1/chat/completions"))
-        .respond_with(sse(tool_call_body("call_9", "http_fetch", &json!({"url": format!("{}/admin", site.uri())}))))
-        .up_to_n_times(1).mount(&app2_fake).await;
+    Mock::given(matchers::method("POST"))
+        .and(matchers::path("/v1/chat/completions"))
+        .respond_with(sse(tool_call_body(
+            "call_9",
+            "http_fetch",
+            &json!({"url": format!("{}/admin", site.uri())}),
+        )))
+        .up_to_n_times(1)
+        .mount(&app2_fake)
+        .await;
     mount_chat(&app2_fake, &["Sorry."]).await;
     let app2 = ai_app(&app2_fake, |s| s.ai.tools.allow_private_targets = true).await;
     let bob = app2.signup("bob@example.com").await;
-    let agent = create_agent(&app2, &bob.token, json!({"tools": [{"type": "http_fetch", "allowed_urls": [allowed]}]})).await;
-    let accepted: Value = app2.post_as("/api/chat", &bob.token, &json!({"agent_id": agent, "message": "Open the admin page"})).await.json().await.unwrap();
+    let agent = create_agent(
+        &app2,
+        &bob.token,
+        json!({"tools": [{"type": "http_fetch", "allowed_urls": [allowed]}]}),
+    )
+    .await;
+    let accepted: Value = app2
+        .post_as(
+            "/api/chat",
+            &bob.token,
+            &json!({"agent_id": agent, "message": "Open the admin page"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     app2.run_jobs().await;
-    let status: Value = app2.get_as(&format!("/api/chat/jobs/{}", accepted["job_id"]), &bob.token).await.json().await.unwrap();
+    let status: Value = app2
+        .get_as(&format!("/api/chat/jobs/{}", accepted["job_id"]), &bob.token)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(status["message"]["tool_calls"][0]["is_error"], true);
-    assert!(status["message"]["tool_calls"][0]["result_preview"].as_str().unwrap().contains("not allowed"));
+    assert!(
+        status["message"]["tool_calls"][0]["result_preview"]
+            .as_str()
+            .unwrap()
+            .contains("not allowed")
+    );
     assert_eq!(status["message"]["content"], "Sorry.");
     let fetched = site.received_requests().await.unwrap();
-    assert!(fetched.iter().all(|r| r.url.path() == "/status"), "the admin page was never requested");
+    assert!(
+        fetched.iter().all(|r| r.url.path() == "/status"),
+        "the admin page was never requested"
+    );
 }

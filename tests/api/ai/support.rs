@@ -22,8 +22,10 @@ pub fn stream_body(tokens: &[&str], prompt_tokens: u64, completion_tokens: u64) 
     let mut events = vec![chunk(json!({"role": "assistant", "content": ""}), Value::Null)];
     events.extend(tokens.iter().map(|t| chunk(json!({"content": t}), Value::Null)));
     events.push(chunk(json!({}), json!("stop")));
-    events.push(json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": MODEL, "choices": [],
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}}));
+    events.push(
+        json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": MODEL, "choices": [],
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}}),
+    );
     let mut body: String = events.iter().map(|e| format!("data: {e}\n\n")).collect();
     body.push_str("data: [DONE]\n\n");
     body
@@ -36,8 +38,11 @@ pub fn tool_call_body(id: &str, name: &str, arguments: &Value) -> String {
                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
     };
     let events = [
-        chunk(json!({"role": "assistant", "content": null, "tool_calls": [{"index": 0, "id": id, "type": "function",
-            "function": {"name": name, "arguments": arguments.to_string()}}]}), Value::Null),
+        chunk(
+            json!({"role": "assistant", "content": null, "tool_calls": [{"index": 0, "id": id, "type": "function",
+            "function": {"name": name, "arguments": arguments.to_string()}}]}),
+            Value::Null,
+        ),
         chunk(json!({}), json!("tool_calls")),
         json!({"id": "chatcmpl-2", "object": "chat.completion.chunk", "model": MODEL, "choices": [],
             "usage": {"prompt_tokens": 40, "completion_tokens": 8}}),
@@ -54,17 +59,31 @@ pub fn sse(body: String) -> ResponseTemplate {
 /// Words that mean the same to the fake embedding model (what makes vectors find what full
 /// text misses).
 const SYNONYMS: &[(&str, &str)] = &[
-    ("reimbursement", "refund"), ("repaid", "refund"), ("money", "refund"),
-    ("terminate", "cancel"), ("stop", "cancel"),
-    ("courier", "shipping"), ("parcel", "shipping"), ("delivery", "shipping"),
-    ("passcode", "password"), ("login", "password"), ("credentials", "password"),
-    ("invoice", "billing"), ("receipt", "billing"), ("charge", "billing"),
-    ("holiday", "vacation"), ("leave", "vacation"), ("pto", "vacation"),
+    ("reimbursement", "refund"),
+    ("repaid", "refund"),
+    ("money", "refund"),
+    ("terminate", "cancel"),
+    ("stop", "cancel"),
+    ("courier", "shipping"),
+    ("parcel", "shipping"),
+    ("delivery", "shipping"),
+    ("passcode", "password"),
+    ("login", "password"),
+    ("credentials", "password"),
+    ("invoice", "billing"),
+    ("receipt", "billing"),
+    ("charge", "billing"),
+    ("holiday", "vacation"),
+    ("leave", "vacation"),
+    ("pto", "vacation"),
 ];
 
 fn canonical(word: &str) -> String {
     let w = word.trim_end_matches('s');
-    SYNONYMS.iter().find(|(a, _)| *a == w || *a == word).map_or(w.to_string(), |(_, b)| (*b).to_string())
+    SYNONYMS
+        .iter()
+        .find(|(a, _)| *a == w || *a == word)
+        .map_or(w.to_string(), |(_, b)| (*b).to_string())
 }
 
 /// A deterministic bag-of-words embedding in 64 dimensions.
@@ -72,7 +91,9 @@ pub fn embed_text(text: &str) -> Vec<f32> {
     let mut v = vec![0f32; 64];
     for word in text.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() > 2) {
         let word = canonical(word);
-        let h = word.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3));
+        let h = word
+            .bytes()
+            .fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3));
         v[(h % 64) as usize] += 1.0;
     }
     v
@@ -89,7 +110,9 @@ impl Respond for Embedder {
             Value::Array(a) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
             _ => Vec::new(),
         };
-        let data: Vec<Value> = inputs.iter().enumerate()
+        let data: Vec<Value> = inputs
+            .iter()
+            .enumerate()
             .map(|(i, t)| json!({"object": "embedding", "index": i, "embedding": embed_text(t)}))
             .collect();
         let tokens: usize = inputs.iter().map(|t| t.split_whitespace().count()).sum();
@@ -101,7 +124,11 @@ impl Respond for Embedder {
 }
 
 pub async fn mount_embeddings(server: &MockServer) {
-    Mock::given(matchers::method("POST")).and(matchers::path("/v1/embeddings")).respond_with(Embedder).mount(server).await;
+    Mock::given(matchers::method("POST"))
+        .and(matchers::path("/v1/embeddings"))
+        .respond_with(Embedder)
+        .mount(server)
+        .await;
 }
 
 /// Chat answers that stream `tokens`.
@@ -129,7 +156,9 @@ pub async fn ai_app(fake: &MockServer, tweak: impl FnOnce(&mut Settings)) -> Tes
 }
 
 pub async fn create_agent(app: &TestApp, token: &str, configuration: Value) -> String {
-    let res = app.post_as("/api/agents", token, &json!({"name": "Helper", "configuration": configuration})).await;
+    let res = app
+        .post_as("/api/agents", token, &json!({"name": "Helper", "configuration": configuration}))
+        .await;
     assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
     res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string()
 }
@@ -150,7 +179,13 @@ pub async fn add_document(app: &TestApp, token: &str, kb: &str, body: Value) -> 
 }
 
 pub async fn search(app: &TestApp, token: &str, kb: &str, query: &str, top_k: usize) -> Value {
-    let res = app.post_as(&format!("/api/knowledge/{kb}/search"), token, &json!({"query": query, "top_k": top_k})).await;
+    let res = app
+        .post_as(
+            &format!("/api/knowledge/{kb}/search"),
+            token,
+            &json!({"query": query, "top_k": top_k}),
+        )
+        .await;
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
     res.json().await.unwrap()
 }

@@ -90,11 +90,17 @@ pub fn parse(value: Option<&Value>, settings: &Settings) -> Result<AgentConfig, 
             let field = text.split('`').nth(1).filter(|f| !f.contains(' ')).unwrap_or("");
             vec![err(field, "invalid", text.clone())]
         })?,
-        Some(_) => return Err(vec![err("", "invalid_type", "Send the configuration as a JSON object.")]),
+        Some(_) => {
+            return Err(vec![err("", "invalid_type", "Send the configuration as a JSON object.")]);
+        }
     };
     let mut errors = Vec::new();
     if let Some(v) = raw.schema_version.filter(|v| *v != SCHEMA_VERSION) {
-        errors.push(err("schema_version", "unsupported", format!("Version {v} is unknown; use {SCHEMA_VERSION}.")));
+        errors.push(err(
+            "schema_version",
+            "unsupported",
+            format!("Version {v} is unknown; use {SCHEMA_VERSION}."),
+        ));
     }
     let clean = |s: Option<String>| s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     let provider = clean(raw.provider);
@@ -131,7 +137,11 @@ pub fn parse(value: Option<&Value>, settings: &Settings) -> Result<AgentConfig, 
         seen.push(*kb);
     }
     if tools.contains(&ToolConfig::KnowledgeSearch) && knowledge_bases.is_empty() {
-        errors.push(err("tools", "needs_knowledge", "`knowledge_search` needs at least one entry in `knowledge_bases`."));
+        errors.push(err(
+            "tools",
+            "needs_knowledge",
+            "`knowledge_search` needs at least one entry in `knowledge_bases`.",
+        ));
     }
     let memory_window = raw.memory_window.unwrap_or(20);
     if memory_window > 200 {
@@ -140,7 +150,11 @@ pub fn parse(value: Option<&Value>, settings: &Settings) -> Result<AgentConfig, 
     let cap = settings.ai.tools.max_iterations;
     let max_tool_iterations = raw.max_tool_iterations.unwrap_or(cap.min(4));
     if !(1..=cap).contains(&max_tool_iterations) {
-        errors.push(err("max_tool_iterations", "out_of_range", format!("Use 1 to {cap} (ai.tools.max_iterations).")));
+        errors.push(err(
+            "max_tool_iterations",
+            "out_of_range",
+            format!("Use 1 to {cap} (ai.tools.max_iterations)."),
+        ));
     }
     if !errors.is_empty() {
         return Err(errors);
@@ -176,14 +190,21 @@ fn parse_tools(values: Vec<Value>, errors: &mut Vec<FieldError>) -> Vec<ToolConf
         }
         if let ToolConfig::HttpFetch { allowed_urls } = &tool {
             if allowed_urls.is_empty() || allowed_urls.len() > 20 {
-                errors.push(err(&format!("{at}.allowed_urls"), "required", "List 1 to 20 URL prefixes the agent may fetch."));
+                errors.push(err(
+                    &format!("{at}.allowed_urls"),
+                    "required",
+                    "List 1 to 20 URL prefixes the agent may fetch.",
+                ));
             }
             for (j, prefix) in allowed_urls.iter().enumerate() {
-                let ok = url::Url::parse(prefix).is_ok_and(|u| {
-                    matches!(u.scheme(), "http" | "https") && u.host().is_some()
-                });
+                let ok = url::Url::parse(prefix)
+                    .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
                 if !ok {
-                    errors.push(err(&format!("{at}.allowed_urls.{j}"), "invalid_url", "Use an http(s) URL prefix such as https://api.example.com/v1/."));
+                    errors.push(err(
+                        &format!("{at}.allowed_urls.{j}"),
+                        "invalid_url",
+                        "Use an http(s) URL prefix such as https://api.example.com/v1/.",
+                    ));
                 }
             }
         }
@@ -221,10 +242,24 @@ mod tests {
             "max_tool_iterations": 99
         });
         let got = fields(parse(Some(&bad), &settings));
-        for f in ["provider", "temperature", "max_tokens", "memory_window", "tools.0.allowed_urls.0", "tools.1", "max_tool_iterations"] {
+        for f in [
+            "provider",
+            "temperature",
+            "max_tokens",
+            "memory_window",
+            "tools.0.allowed_urls.0",
+            "tools.1",
+            "max_tool_iterations",
+        ] {
             assert!(got.contains(&format!("configuration.{f}")), "{f} missing from {got:?}");
         }
-        assert_eq!(fields(parse(Some(&json!({"colour": "red"})), &settings)), vec!["configuration.colour"]);
-        assert_eq!(fields(parse(Some(&json!({"tools": [{"type": "knowledge_search"}]})), &settings)), vec!["configuration.tools"]);
+        assert_eq!(
+            fields(parse(Some(&json!({"colour": "red"})), &settings)),
+            vec!["configuration.colour"]
+        );
+        assert_eq!(
+            fields(parse(Some(&json!({"tools": [{"type": "knowledge_search"}]})), &settings)),
+            vec!["configuration.tools"]
+        );
     }
 }

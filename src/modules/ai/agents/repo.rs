@@ -42,7 +42,9 @@ impl TryFrom<Row> for Agent {
     type Error = AppError;
     fn try_from(r: Row) -> Result<Agent, AppError> {
         let configuration = serde_json::from_value(r.configuration.unwrap_or(Value::Null))
-            .map_err(|e| AppError::internal(anyhow::anyhow!("agent {} configuration: {e}", r.id)))?;
+            .map_err(|e| {
+                AppError::internal(anyhow::anyhow!("agent {} configuration: {e}", r.id))
+            })?;
         Ok(Agent {
             id: r.id,
             name: r.name,

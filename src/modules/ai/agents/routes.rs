@@ -83,8 +83,22 @@ pub async fn create_agent(
 ) -> Result<HttpResponse, AppError> {
     let p = parse(&state, &who, &body).await?;
     let mut tx = state.db.begin().await?;
-    let agent = repo::save(&mut tx, who.workspace_id, who.user_id, None, &p.name, p.description.as_deref(), &p.config).await?;
-    record_event(&mut tx, &who.actor(), Event::new("ai.agent.created", "agent", agent.id, summary(&agent))).await?;
+    let agent = repo::save(
+        &mut tx,
+        who.workspace_id,
+        who.user_id,
+        None,
+        &p.name,
+        p.description.as_deref(),
+        &p.config,
+    )
+    .await?;
+    record_event(
+        &mut tx,
+        &who.actor(),
+        Event::new("ai.agent.created", "agent", agent.id, summary(&agent)),
+    )
+    .await?;
     tx.commit().await?;
     Ok(HttpResponse::Created().json(agent))
 }
@@ -101,7 +115,11 @@ pub struct ListQuery {
 pub fn page_limit(limit: Option<i64>) -> Result<i64, AppError> {
     let limit = limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
-        return Err(AppError::validation("limit", "out_of_range", "Use a page size from 1 to 200."));
+        return Err(AppError::validation(
+            "limit",
+            "out_of_range",
+            "Use a page size from 1 to 200.",
+        ));
     }
     Ok(limit)
 }
@@ -149,8 +167,22 @@ pub async fn update_agent(
     }
     let p = parse(&state, &who, &body).await?;
     let mut tx = state.db.begin().await?;
-    let agent = repo::save(&mut tx, who.workspace_id, who.user_id, Some(&existing), &p.name, p.description.as_deref(), &p.config).await?;
-    record_event(&mut tx, &who.actor(), Event::new("ai.agent.updated", "agent", agent.id, summary(&agent))).await?;
+    let agent = repo::save(
+        &mut tx,
+        who.workspace_id,
+        who.user_id,
+        Some(&existing),
+        &p.name,
+        p.description.as_deref(),
+        &p.config,
+    )
+    .await?;
+    record_event(
+        &mut tx,
+        &who.actor(),
+        Event::new("ai.agent.updated", "agent", agent.id, summary(&agent)),
+    )
+    .await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(agent))
 }
@@ -171,7 +203,12 @@ pub async fn delete_agent(
         .bind(who.workspace_id)
         .execute(&mut *tx)
         .await?;
-    record_event(&mut tx, &who.actor(), Event::new("ai.agent.deleted", "agent", agent.id, summary(&agent))).await?;
+    record_event(
+        &mut tx,
+        &who.actor(),
+        Event::new("ai.agent.deleted", "agent", agent.id, summary(&agent)),
+    )
+    .await?;
     tx.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -201,5 +238,9 @@ pub async fn get_agent_version(
 ) -> Result<HttpResponse, AppError> {
     let (id, version) = path.into_inner();
     let found = repo::versions(&state, who.workspace_id, id, Some(version)).await?;
-    found.into_iter().next().map(|v| HttpResponse::Ok().json(v)).ok_or_else(|| AppError::not_found("Agent version"))
+    found
+        .into_iter()
+        .next()
+        .map(|v| HttpResponse::Ok().json(v))
+        .ok_or_else(|| AppError::not_found("Agent version"))
 }

@@ -57,7 +57,11 @@ const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.role, m.content, m.sta
     m.agent_id, m.agent_version, m.usage, m.citations, m.tool_calls, m.error, m.last_seq, m.created_at, m.completed_at";
 
 /// The reply a chat job writes, if the caller had that conversation.
-pub async fn by_job(state: &AppState, who: &Principal, job_id: i64) -> Result<ChatMessage, AppError> {
+pub async fn by_job(
+    state: &AppState,
+    who: &Principal,
+    job_id: i64,
+) -> Result<ChatMessage, AppError> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {MESSAGE_COLUMNS} from smartflow_ai.messages m \
          join smartflow_ai.conversations c on c.id = m.conversation_id \
@@ -153,7 +157,17 @@ pub async fn delete_conversation(
         .bind(who.user_id)
         .execute(&mut *tx)
         .await?;
-    record_event(&mut tx, &who.actor(), Event::new("ai.conversation.deleted", "conversation", conversation.id, json!({ "title": conversation.title }))).await?;
+    record_event(
+        &mut tx,
+        &who.actor(),
+        Event::new(
+            "ai.conversation.deleted",
+            "conversation",
+            conversation.id,
+            json!({ "title": conversation.title }),
+        ),
+    )
+    .await?;
     tx.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -77,7 +77,11 @@ impl Job for ChatJob {
         }
         let mut emitter = Emitter::open(state, ctx.id).await?;
         if emitter.resumed() {
-            emitter.emit(ChatEvent::Reset { reason: "the answer restarts after an interruption".into() }).await?;
+            emitter
+                .emit(ChatEvent::Reset {
+                    reason: "the answer restarts after an interruption".into(),
+                })
+                .await?;
         }
         sqlx::query("update smartflow_ai.messages set status = 'running' where id = $1")
             .bind(self.message_id)
@@ -85,10 +89,13 @@ impl Job for ChatJob {
             .await?;
         let started = Instant::now();
         let limit = Duration::from_secs(state.settings.ai.chat.job_timeout_secs);
-        let result = match tokio::time::timeout(limit, self.answer(state, &target, &mut emitter)).await {
-            Ok(r) => r,
-            Err(_) => Err(RunError::Provider(crate::modules::ai::providers::ProviderError::Timeout)),
-        };
+        let result =
+            match tokio::time::timeout(limit, self.answer(state, &target, &mut emitter)).await {
+                Ok(r) => r,
+                Err(_) => {
+                    Err(RunError::Provider(crate::modules::ai::providers::ProviderError::Timeout))
+                }
+            };
         let outcome = if result.is_ok() { "ok" } else { "error" };
         metrics::histogram!("ai_processing_duration_seconds", "operation" => "chat", "outcome" => outcome)
             .record(started.elapsed().as_secs_f64());
@@ -110,7 +117,9 @@ impl ChatJob {
         emitter: &mut Emitter,
     ) -> Result<runtime::AgentOutput, RunError> {
         let (Some(agent_id), Some(version)) = (target.agent_id, target.agent_version) else {
-            return Err(AppError::Conflict("The agent of this conversation was deleted.".into()).into());
+            return Err(
+                AppError::Conflict("The agent of this conversation was deleted.".into()).into()
+            );
         };
         let config: Option<Value> = sqlx::query_scalar(
             "select configuration from smartflow_ai.agent_versions where agent_id = $1 and version = $2 and workspace_id = $3",
@@ -122,7 +131,12 @@ impl ChatJob {
         .await?;
         let config: AgentConfig = match config {
             Some(c) => serde_json::from_value(c).map_err(AppError::internal)?,
-            None => return Err(AppError::Conflict("The agent of this conversation was deleted.".into()).into()),
+            None => {
+                return Err(AppError::Conflict(
+                    "The agent of this conversation was deleted.".into(),
+                )
+                .into());
+            }
         };
         let history = memory(state, self.workspace_id, target, config.memory_window).await?;
         let input = AgentInput {
@@ -165,11 +179,21 @@ impl ChatJob {
             .bind(target.conversation_id)
             .execute(&mut *tx)
             .await?;
-        let event = Event::new("ai.chat.completed", "message", self.message_id, json!({
-            "conversation_id": target.conversation_id, "agent_id": target.agent_id,
-            "citations": output.citations.len(), "usage": output.usage,
-        }));
-        record_event(&mut tx, &Actor::system("ai.chat"), event.workspace(self.workspace_id).unaudited()).await?;
+        let event = Event::new(
+            "ai.chat.completed",
+            "message",
+            self.message_id,
+            json!({
+                "conversation_id": target.conversation_id, "agent_id": target.agent_id,
+                "citations": output.citations.len(), "usage": output.usage,
+            }),
+        );
+        record_event(
+            &mut tx,
+            &Actor::system("ai.chat"),
+            event.workspace(self.workspace_id).unaudited(),
+        )
+        .await?;
         schedule_prune(&mut tx, state).await?;
         tx.commit().await?;
         // After the commit, so a client that sees `done` finds the stored reply.
@@ -177,7 +201,13 @@ impl ChatJob {
         Ok(())
     }
 
-    async fn fail(&self, state: &AppState, ctx: &JobContext, emitter: &mut Emitter, err: RunError) -> JobResult {
+    async fn fail(
+        &self,
+        state: &AppState,
+        ctx: &JobContext,
+        emitter: &mut Emitter,
+        err: RunError,
+    ) -> JobResult {
         let retry = match &err {
             RunError::Provider(e) => e.falls_back() && !ctx.is_last_attempt(),
             RunError::App(AppError::Internal(_)) => !ctx.is_last_attempt(),
@@ -185,7 +215,9 @@ impl ChatJob {
         };
         let message = match &err {
             RunError::Provider(e) => format!("The AI provider failed: {e}"),
-            RunError::App(AppError::Internal(_)) => "Something went wrong while answering.".to_string(),
+            RunError::App(AppError::Internal(_)) => {
+                "Something went wrong while answering.".to_string()
+            }
             RunError::App(e) => e.problem().detail.unwrap_or_else(|| e.to_string()),
         };
         emitter.emit(ChatEvent::Error { message: message.clone(), retrying: retry }).await?;
@@ -216,7 +248,12 @@ impl ChatJob {
 
 /// The conversation's latest completed messages before the question, oldest first. Keyed by
 /// workspace, user and conversation together, so nothing crosses between them.
-async fn memory(state: &AppState, workspace: Uuid, t: &Target, window: u32) -> Result<Vec<Message>, AppError> {
+async fn memory(
+    state: &AppState,
+    workspace: Uuid,
+    t: &Target,
+    window: u32,
+) -> Result<Vec<Message>, AppError> {
     if window == 0 {
         return Ok(Vec::new());
     }
@@ -236,12 +273,19 @@ async fn memory(state: &AppState, workspace: Uuid, t: &Target, window: u32) -> R
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(role, content)| if role == "user" { Message::user(content) } else { Message::assistant(content) })
+        .map(
+            |(role, content)| {
+                if role == "user" { Message::user(content) } else { Message::assistant(content) }
+            },
+        )
         .collect())
 }
 
 /// One pending prune per retention window.
-async fn schedule_prune(conn: &mut sqlx::PgConnection, state: &AppState) -> Result<(), sqlx::Error> {
+async fn schedule_prune(
+    conn: &mut sqlx::PgConnection,
+    state: &AppState,
+) -> Result<(), sqlx::Error> {
     let retention = Duration::from_secs(state.settings.ai.websocket.event_retention_secs);
     let job = NewJob::of(&PruneChatEvents {})
         .map_err(|e| sqlx::Error::Encode(Box::new(e)))?

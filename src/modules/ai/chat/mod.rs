@@ -48,7 +48,11 @@ pub struct ChatAccepted {
 
 /// Checks, stores the question, and enqueues the answer: shared by `POST /api/chat` and the
 /// WebSocket's `chat` message.
-pub async fn submit(state: &AppState, who: &Principal, input: &ChatInput) -> Result<ChatAccepted, AppError> {
+pub async fn submit(
+    state: &AppState,
+    who: &Principal,
+    input: &ChatInput,
+) -> Result<ChatAccepted, AppError> {
     who.require(crate::platform::auth::Permission::Write)?;
     let text = input.message.trim();
     let mut v = Validator::new();
@@ -56,7 +60,11 @@ pub async fn submit(state: &AppState, who: &Principal, input: &ChatInput) -> Res
     if text.is_empty() {
         v.add("message", "required", "Write a message.");
     } else if text.chars().count() > max {
-        v.add("message", "too_long", format!("Use at most {max} characters (ai.chat.max_message_chars)."));
+        v.add(
+            "message",
+            "too_long",
+            format!("Use at most {max} characters (ai.chat.max_message_chars)."),
+        );
     }
     v.finish()?;
     let agent = agents::find(state, who.workspace_id, input.agent_id).await?;
@@ -72,7 +80,11 @@ pub async fn submit(state: &AppState, who: &Principal, input: &ChatInput) -> Res
         match owner {
             None => return Err(AppError::not_found("Conversation")),
             Some(agent_id) if agent_id != Some(agent.id) => {
-                return Err(AppError::validation("conversation_id", "other_agent", "This conversation is with another agent; start a new one."));
+                return Err(AppError::validation(
+                    "conversation_id",
+                    "other_agent",
+                    "This conversation is with another agent; start a new one.",
+                ));
             }
             Some(_) => {}
         }
@@ -136,10 +148,15 @@ pub async fn submit(state: &AppState, who: &Principal, input: &ChatInput) -> Res
         .bind(conversation_id)
         .execute(&mut *tx)
         .await?;
-    let event = Event::new("ai.chat.requested", "conversation", conversation_id, json!({
-        "agent_id": agent.id, "agent_version": agent.version, "job_id": job_id,
-        "message_id": message_id, "user_message_id": user_message_id,
-    }));
+    let event = Event::new(
+        "ai.chat.requested",
+        "conversation",
+        conversation_id,
+        json!({
+            "agent_id": agent.id, "agent_version": agent.version, "job_id": job_id,
+            "message_id": message_id, "user_message_id": user_message_id,
+        }),
+    );
     record_event(&mut tx, &who.actor(), event).await?;
     tx.commit().await?;
     Ok(ChatAccepted {

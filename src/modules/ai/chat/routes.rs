@@ -74,12 +74,11 @@ pub async fn get_chat_job(
         Some(after) => stream::stored(&state.db, *id, after.max(0), 1_000).await?,
         None => Vec::new(),
     };
-    let last_seq: Option<i32> = sqlx::query_scalar(
-        "select max(seq) from smartflow_ai.chat_events where job_id = $1",
-    )
-    .bind(*id)
-    .fetch_one(&state.db)
-    .await?;
+    let last_seq: Option<i32> =
+        sqlx::query_scalar("select max(seq) from smartflow_ai.chat_events where job_id = $1")
+            .bind(*id)
+            .fetch_one(&state.db)
+            .await?;
     Ok(HttpResponse::Ok().json(ChatJobStatus {
         job_id: *id,
         conversation_id: message.conversation_id,

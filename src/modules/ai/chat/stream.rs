@@ -33,7 +33,12 @@ impl Emitter {
                 .bind(job_id)
                 .fetch_one(&state.db)
                 .await?;
-        Ok(Emitter { state: state.clone(), job_id, next_seq: last.unwrap_or(0) + 1, pending: Vec::new() })
+        Ok(Emitter {
+            state: state.clone(),
+            job_id,
+            next_seq: last.unwrap_or(0) + 1,
+            pending: Vec::new(),
+        })
     }
 
     /// Whether earlier attempts already sent events.

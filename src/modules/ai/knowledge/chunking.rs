@@ -15,8 +15,7 @@ pub struct Chunk {
 /// The hash that decides whether two texts are the same: whitespace runs count as one space and
 /// case is ignored, so re-wrapped copies of a paragraph are still duplicates.
 pub fn content_hash(text: &str) -> String {
-    let normalized: Vec<String> =
-        text.split_whitespace().map(|w| w.to_lowercase()).collect();
+    let normalized: Vec<String> = text.split_whitespace().map(|w| w.to_lowercase()).collect();
     sha256_hex(normalized.join(" "))
 }
 

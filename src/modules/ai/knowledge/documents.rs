@@ -61,7 +61,11 @@ pub async fn create_document(
         (Some(content), None) => {
             let format = body.format.unwrap_or(SourceFormat::Text);
             if format == SourceFormat::Pdf {
-                v.add("format", "unsupported", "Upload PDFs with POST /api/uploads and pass `upload_id`.");
+                v.add(
+                    "format",
+                    "unsupported",
+                    "Upload PDFs with POST /api/uploads and pass `upload_id`.",
+                );
             }
             let text = from_text(format, content);
             if text.trim().is_empty() {
@@ -73,9 +77,14 @@ pub async fn create_document(
             (format.as_str().to_string(), text.clone(), content_hash(&text), None, title)
         }
         (None, Some(upload_id)) => {
-            let upload = uploads::find(&state, who.workspace_id, upload_id).await.map_err(|_| {
-                AppError::validation("upload_id", "not_found", "There is no such upload in this workspace.")
-            })?;
+            let upload =
+                uploads::find(&state, who.workspace_id, upload_id).await.map_err(|_| {
+                    AppError::validation(
+                        "upload_id",
+                        "not_found",
+                        "There is no such upload in this workspace.",
+                    )
+                })?;
             let source = match SourceFormat::of_content_type(&upload.content_type) {
                 Some(SourceFormat::Pdf) => "pdf",
                 Some(_) => "upload",
@@ -85,14 +94,26 @@ pub async fn create_document(
                 }
             };
             // Files are told apart by their bytes; the text comes out in the job.
-            (source.to_string(), String::new(), format!("file:{}", upload.sha256), Some(upload.id), upload.filename.clone())
+            (
+                source.to_string(),
+                String::new(),
+                format!("file:{}", upload.sha256),
+                Some(upload.id),
+                upload.filename.clone(),
+            )
         }
         _ => {
             v.add("content", "one_of", "Send either `content` (with `format`) or `upload_id`.");
             (String::new(), String::new(), String::new(), None, String::new())
         }
     };
-    let title = body.title.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).unwrap_or(default_title);
+    let title = body
+        .title
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .unwrap_or(default_title);
     if title.chars().count() > 500 {
         v.add("title", "too_long", "Use at most 500 characters.");
     }
@@ -105,7 +126,9 @@ pub async fn create_document(
     .fetch_optional(&state.db)
     .await?;
     if let Some(existing) = existing {
-        return Err(AppError::Conflict(format!("This knowledge base already has this content as document {existing}.")));
+        return Err(AppError::Conflict(format!(
+            "This knowledge base already has this content as document {existing}."
+        )));
     }
     let metadata = Value::Object(body.metadata.clone().unwrap_or_default());
     let mut tx = state.db.begin().await?;
@@ -126,8 +149,19 @@ pub async fn create_document(
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| AppError::Conflict("This knowledge base already has this content.".into()))?;
-    jobs::enqueue(&mut tx, &IngestDocument { document_id: doc.id, workspace_id: who.workspace_id }).await?;
-    record_event(&mut tx, &who.actor(), Event::new("ai.document.created", "document", doc.id, json!({ "knowledge_base_id": kb.id, "title": title, "source": source }))).await?;
+    jobs::enqueue(&mut tx, &IngestDocument { document_id: doc.id, workspace_id: who.workspace_id })
+        .await?;
+    record_event(
+        &mut tx,
+        &who.actor(),
+        Event::new(
+            "ai.document.created",
+            "document",
+            doc.id,
+            json!({ "knowledge_base_id": kb.id, "title": title, "source": source }),
+        ),
+    )
+    .await?;
     tx.commit().await?;
     Ok(HttpResponse::Accepted().json(doc))
 }
@@ -197,7 +231,17 @@ pub async fn delete_document(
         .bind(who.workspace_id)
         .execute(&mut *tx)
         .await?;
-    record_event(&mut tx, &who.actor(), Event::new("ai.document.deleted", "document", doc.id, json!({ "knowledge_base_id": kb, "title": doc.title }))).await?;
+    record_event(
+        &mut tx,
+        &who.actor(),
+        Event::new(
+            "ai.document.deleted",
+            "document",
+            doc.id,
+            json!({ "knowledge_base_id": kb, "title": doc.title }),
+        ),
+    )
+    .await?;
     tx.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -74,7 +74,14 @@ impl Job for IngestDocument {
         };
         let max = state.settings.ai.knowledge.max_document_chars;
         if text.chars().count() > max {
-            return self.fail(state, &format!("the text has more than {max} characters (ai.knowledge.max_document_chars)")).await;
+            return self
+                .fail(
+                    state,
+                    &format!(
+                        "the text has more than {max} characters (ai.knowledge.max_document_chars)"
+                    ),
+                )
+                .await;
         }
         let k = &state.settings.ai.knowledge;
         let chunks = chunking::split(&text, k.chunk_chars, k.chunk_overlap_chars);
@@ -92,11 +99,21 @@ impl Job for IngestDocument {
         .bind((chunks.len() - inserted.len()) as i32)
         .execute(&mut *tx)
         .await?;
-        let event = Event::new("ai.document.ready", "document", self.document_id, json!({
-            "knowledge_base_id": doc.knowledge_base_id, "chunks": inserted.len(),
-            "duplicate_chunks": chunks.len() - inserted.len(), "note": note,
-        }));
-        record_event(&mut tx, &Actor::system("ai.knowledge.ingest"), event.workspace(self.workspace_id).unaudited()).await?;
+        let event = Event::new(
+            "ai.document.ready",
+            "document",
+            self.document_id,
+            json!({
+                "knowledge_base_id": doc.knowledge_base_id, "chunks": inserted.len(),
+                "duplicate_chunks": chunks.len() - inserted.len(), "note": note,
+            }),
+        );
+        record_event(
+            &mut tx,
+            &Actor::system("ai.knowledge.ingest"),
+            event.workspace(self.workspace_id).unaudited(),
+        )
+        .await?;
         tx.commit().await?;
         Ok(Outcome::Done)
     }
@@ -117,19 +134,36 @@ impl IngestDocument {
     }
 
     /// The upload's text (stored on the document, so offsets stay meaningful), or why not.
-    async fn extract_upload(&self, state: &AppState, upload: Uuid, source: &str) -> Result<String, String> {
-        let upload = uploads::find(state, self.workspace_id, upload).await.map_err(|_| "the upload was deleted".to_string())?;
-        let format = if source == "pdf" { Some(SourceFormat::Pdf) } else { SourceFormat::of_content_type(&upload.content_type) };
-        let format = format.ok_or_else(|| format!("{} files have no text", upload.content_type))?;
-        let bytes = state.storage.get(&upload.storage_key).await.map_err(|e| format!("the file could not be read: {e}"))?;
-        let text = extract::extract(format, bytes).await.map_err(|e| e.to_string())?;
-        sqlx::query("update smartflow_ai.documents set content = $2, char_count = $3 where id = $1")
-            .bind(self.document_id)
-            .bind(&text)
-            .bind(i32::try_from(text.chars().count()).unwrap_or(i32::MAX))
-            .execute(&state.db)
+    async fn extract_upload(
+        &self,
+        state: &AppState,
+        upload: Uuid,
+        source: &str,
+    ) -> Result<String, String> {
+        let upload = uploads::find(state, self.workspace_id, upload)
             .await
-            .map_err(|e| format!("the text could not be stored: {e}"))?;
+            .map_err(|_| "the upload was deleted".to_string())?;
+        let format = if source == "pdf" {
+            Some(SourceFormat::Pdf)
+        } else {
+            SourceFormat::of_content_type(&upload.content_type)
+        };
+        let format = format.ok_or_else(|| format!("{} files have no text", upload.content_type))?;
+        let bytes = state
+            .storage
+            .get(&upload.storage_key)
+            .await
+            .map_err(|e| format!("the file could not be read: {e}"))?;
+        let text = extract::extract(format, bytes).await.map_err(|e| e.to_string())?;
+        sqlx::query(
+            "update smartflow_ai.documents set content = $2, char_count = $3 where id = $1",
+        )
+        .bind(self.document_id)
+        .bind(&text)
+        .bind(i32::try_from(text.chars().count()).unwrap_or(i32::MAX))
+        .execute(&state.db)
+        .await
+        .map_err(|e| format!("the text could not be stored: {e}"))?;
         Ok(text)
     }
 
@@ -176,17 +210,33 @@ impl IngestDocument {
     }
 
     /// Embeds the new chunks; a note when vectors were skipped (search then uses full text).
-    async fn embed(&self, state: &AppState, doc: &Loaded, chunks: &[(Uuid, String)]) -> Result<Option<String>, JobError> {
+    async fn embed(
+        &self,
+        state: &AppState,
+        doc: &Loaded,
+        chunks: &[(Uuid, String)],
+    ) -> Result<Option<String>, JobError> {
         let pgvector = ai(state).map_err(|e| anyhow::anyhow!("{e}"))?.pgvector;
-        let ctx = CallContext { workspace: self.workspace_id, user: doc.created_by, ..CallContext::default() };
+        let ctx = CallContext {
+            workspace: self.workspace_id,
+            user: doc.created_by,
+            ..CallContext::default()
+        };
         for batch in chunks.chunks(state.settings.ai.knowledge.embedding_batch) {
             let texts = batch.iter().map(|(_, t)| t.clone()).collect();
             let (model, vectors) = match vectors::embed(state, &ctx, texts).await {
                 Ok(Some(found)) => found,
-                Ok(None) => return Ok(Some("no embedding provider is configured: full-text search only".into())),
+                Ok(None) => {
+                    return Ok(Some(
+                        "no embedding provider is configured: full-text search only".into(),
+                    ));
+                }
                 Err(e) if e.falls_back() => {
                     let wait = e.retry_after().unwrap_or(Duration::from_secs(30));
-                    return Err(JobError::retry_after(anyhow::anyhow!("embedding failed: {e}"), wait));
+                    return Err(JobError::retry_after(
+                        anyhow::anyhow!("embedding failed: {e}"),
+                        wait,
+                    ));
                 }
                 Err(e) => return Ok(Some(format!("embeddings skipped: {e}"))),
             };
@@ -197,7 +247,8 @@ impl IngestDocument {
                     kb_model.provider, kb_model.model, model.provider, model.model
                 )));
             }
-            let items: Vec<(Uuid, Vec<f32>)> = batch.iter().map(|(id, _)| *id).zip(vectors).collect();
+            let items: Vec<(Uuid, Vec<f32>)> =
+                batch.iter().map(|(id, _)| *id).zip(vectors).collect();
             vectors::store(state, pgvector, &items).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         }
         Ok(None)

@@ -31,7 +31,11 @@ pub async fn search_knowledge_base(
 ) -> Result<HttpResponse, AppError> {
     let kb = repo::find_kb(&state, who.workspace_id, *id).await?;
     let query = body.parse()?;
-    let ctx = CallContext { workspace: who.workspace_id, user: Some(who.user_id), ..CallContext::default() };
+    let ctx = CallContext {
+        workspace: who.workspace_id,
+        user: Some(who.user_id),
+        ..CallContext::default()
+    };
     let result = search::search(&state, &ctx, &[kb.id], &query).await?;
     Ok(HttpResponse::Ok().json(result))
 }

@@ -32,13 +32,19 @@ const KB_SELECT: &str = "select kb.id, kb.name, kb.description, kb.language::tex
     (select count(*) from smartflow_ai.chunks c where c.knowledge_base_id = kb.id) as chunk_count, \
     kb.created_by, kb.created_at, kb.updated_at from smartflow_ai.knowledge_bases kb";
 
-pub async fn find_kb(state: &AppState, workspace: Uuid, id: Uuid) -> Result<KnowledgeBase, AppError> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("{KB_SELECT} where kb.id = $1 and kb.workspace_id = $2")))
-        .bind(id)
-        .bind(workspace)
-        .fetch_optional(&state.db)
-        .await?
-        .ok_or_else(|| AppError::not_found("Knowledge base"))
+pub async fn find_kb(
+    state: &AppState,
+    workspace: Uuid,
+    id: Uuid,
+) -> Result<KnowledgeBase, AppError> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{KB_SELECT} where kb.id = $1 and kb.workspace_id = $2"
+    )))
+    .bind(id)
+    .bind(workspace)
+    .fetch_optional(&state.db)
+    .await?
+    .ok_or_else(|| AppError::not_found("Knowledge base"))
 }
 
 pub async fn list_kbs(

@@ -76,7 +76,12 @@ pub async fn create_knowledge_base(
     .bind(who.user_id)
     .fetch_one(&mut *tx)
     .await?;
-    record_event(&mut tx, &who.actor(), Event::new("ai.knowledge_base.created", "knowledge_base", id, json!({ "name": name }))).await?;
+    record_event(
+        &mut tx,
+        &who.actor(),
+        Event::new("ai.knowledge_base.created", "knowledge_base", id, json!({ "name": name })),
+    )
+    .await?;
     tx.commit().await?;
     Ok(HttpResponse::Created().json(repo::find_kb(&state, who.workspace_id, id).await?))
 }
@@ -118,7 +123,11 @@ pub async fn update_knowledge_base(
     let mut v = Validator::new();
     let name = check_name(&mut v, body.name.as_deref(), false);
     if body.language.as_ref().is_some_and(|l| *l != kb.language) {
-        v.add("language", "immutable", "The language is fixed once created; create a new knowledge base instead.");
+        v.add(
+            "language",
+            "immutable",
+            "The language is fixed once created; create a new knowledge base instead.",
+        );
     }
     v.finish()?;
     let mut tx = state.db.begin().await?;
@@ -134,7 +143,12 @@ pub async fn update_knowledge_base(
     .bind(body.description.as_deref().map(str::trim).filter(|d| !d.is_empty()))
     .execute(&mut *tx)
     .await?;
-    record_event(&mut tx, &who.actor(), Event::new("ai.knowledge_base.updated", "knowledge_base", kb.id, json!({ "name": name }))).await?;
+    record_event(
+        &mut tx,
+        &who.actor(),
+        Event::new("ai.knowledge_base.updated", "knowledge_base", kb.id, json!({ "name": name })),
+    )
+    .await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(repo::find_kb(&state, who.workspace_id, kb.id).await?))
 }
@@ -156,7 +170,17 @@ pub async fn delete_knowledge_base(
         .bind(who.workspace_id)
         .execute(&mut *tx)
         .await?;
-    record_event(&mut tx, &who.actor(), Event::new("ai.knowledge_base.deleted", "knowledge_base", kb.id, json!({ "name": kb.name }))).await?;
+    record_event(
+        &mut tx,
+        &who.actor(),
+        Event::new(
+            "ai.knowledge_base.deleted",
+            "knowledge_base",
+            kb.id,
+            json!({ "name": kb.name }),
+        ),
+    )
+    .await?;
     tx.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }

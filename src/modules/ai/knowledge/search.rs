@@ -118,6 +118,19 @@ pub fn fuse(lists: &[Vec<Uuid>], k: u32) -> Vec<(Uuid, f64, Vec<Option<usize>>)>
     out
 }
 
+#[derive(sqlx::FromRow)]
+struct HitRow {
+    id: Uuid,
+    document_id: Uuid,
+    title: String,
+    knowledge_base_id: Uuid,
+    ordinal: i32,
+    start_offset: i32,
+    end_offset: i32,
+    content: String,
+    metadata: Value,
+}
+
 /// Searches the knowledge bases `kbs` (already checked to be the workspace's).
 pub async fn search(
     state: &AppState,
@@ -159,30 +172,31 @@ pub async fn search(
         .take(q.top_k)
         .collect();
     let ids: Vec<Uuid> = fused.iter().map(|(id, _, _)| *id).collect();
-    let rows: Vec<(Uuid, Uuid, String, Uuid, i32, i32, i32, String, Value)> = sqlx::query_as(
-        "select c.id, c.document_id, d.title, c.knowledge_base_id, c.ordinal, c.start_offset, c.end_offset, c.content, c.metadata \
-         from smartflow_ai.chunks c join smartflow_ai.documents d on d.id = c.document_id \
+    let rows: Vec<HitRow> = sqlx::query_as(
+        "select c.id, c.document_id, d.title, c.knowledge_base_id, c.ordinal, c.start_offset, \
+         c.end_offset, c.content, c.metadata from smartflow_ai.chunks c \
+         join smartflow_ai.documents d on d.id = c.document_id \
          where c.id = any($1) and c.workspace_id = $2",
     )
     .bind(&ids)
     .bind(ctx.workspace)
     .fetch_all(&state.db)
     .await?;
-    let mut by_id: HashMap<Uuid, _> = rows.into_iter().map(|r| (r.0, r)).collect();
+    let mut by_id: HashMap<Uuid, HitRow> = rows.into_iter().map(|r| (r.id, r)).collect();
     let hits = fused
         .into_iter()
         .filter_map(|(id, score, ranks)| {
             let r = by_id.remove(&id)?;
             Some(SearchHit {
-                chunk_id: r.0,
-                document_id: r.1,
-                document_title: r.2,
-                knowledge_base_id: r.3,
-                ordinal: r.4,
-                start_offset: r.5,
-                end_offset: r.6,
-                content: r.7,
-                metadata: r.8,
+                chunk_id: r.id,
+                document_id: r.document_id,
+                document_title: r.title,
+                knowledge_base_id: r.knowledge_base_id,
+                ordinal: r.ordinal,
+                start_offset: r.start_offset,
+                end_offset: r.end_offset,
+                content: r.content,
+                metadata: r.metadata,
                 score,
                 text_rank: ranks[0],
                 vector_rank: ranks.get(1).copied().flatten(),
@@ -222,7 +236,9 @@ async fn vector_candidates(
     };
     let same: Vec<Uuid> = models
         .iter()
-        .filter(|(_, p, m, d)| EmbeddingModel { provider: p.clone(), model: m.clone(), dimensions: *d } == model)
+        .filter(|(_, p, m, d)| {
+            EmbeddingModel { provider: p.clone(), model: m.clone(), dimensions: *d } == model
+        })
         .map(|(id, ..)| *id)
         .collect();
     if same.is_empty() {

@@ -39,7 +39,10 @@ pub async fn embed(
             message: "the workspace's monthly AI budget is used up".into(),
         });
     }
-    let res = match provider.embed(&EmbedRequest { model: None, inputs: texts, dimensions: None }).await {
+    let res = match provider
+        .embed(&EmbedRequest { model: None, inputs: texts, dimensions: None })
+        .await
+    {
         Ok(res) => res,
         Err(ProviderError::Unsupported { .. }) => return Ok(None),
         Err(e) => return Err(e),

@@ -168,7 +168,11 @@ impl ProviderRegistry {
 }
 
 /// One built-in provider (`openai`, `anthropic` or `gemini`) from its settings.
-fn build_built_in(name: &str, p: &ProviderSettings, http: &reqwest::Client) -> Arc<dyn LlmProvider> {
+fn build_built_in(
+    name: &str,
+    p: &ProviderSettings,
+    http: &reqwest::Client,
+) -> Arc<dyn LlmProvider> {
     let (default_url, [chat, embedding, image]) = built_in_defaults(name);
     let or = |value: &str, default: &str| {
         if value.trim().is_empty() { default.to_string() } else { value.trim().to_string() }

@@ -38,15 +38,27 @@ pub struct ToolCallRecord {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ChatEvent {
     /// A piece of the answer's text.
-    Token { text: String },
+    Token {
+        text: String,
+    },
     ToolCall(ToolCallRecord),
     Citation(Citation),
     /// The answer is stored; `content` is all of it, so a client that missed tokens can show it.
-    Done { message_id: Uuid, conversation_id: Uuid, content: String, usage: UsageTotals },
+    Done {
+        message_id: Uuid,
+        conversation_id: Uuid,
+        content: String,
+        usage: UsageTotals,
+    },
     /// The job failed; `retrying` says whether it will start over (after a `reset`).
-    Error { message: String, retrying: bool },
+    Error {
+        message: String,
+        retrying: bool,
+    },
     /// A retry starts the answer again: discard the text received so far.
-    Reset { reason: String },
+    Reset {
+        reason: String,
+    },
 }
 
 impl ChatEvent {
@@ -74,7 +86,10 @@ mod tests {
     #[test]
     fn wire_format() {
         let e = Envelope { job_id: 7, seq: 3, event: ChatEvent::Token { text: "Hi".into() } };
-        assert_eq!(serde_json::to_value(&e).unwrap(), json!({"job_id": 7, "seq": 3, "type": "token", "text": "Hi"}));
+        assert_eq!(
+            serde_json::to_value(&e).unwrap(),
+            json!({"job_id": 7, "seq": 3, "type": "token", "text": "Hi"})
+        );
         let back: Envelope = serde_json::from_value(serde_json::to_value(&e).unwrap()).unwrap();
         assert_eq!(back, e);
         assert!(!ChatEvent::Error { message: "x".into(), retrying: true }.is_terminal());

@@ -124,16 +124,21 @@ fn markers(text: &str) -> Vec<usize> {
     while let Some(open) = rest.find('[') {
         rest = &rest[open + 1..];
         let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        if !digits.is_empty() && rest[digits.len()..].starts_with(']') {
-            if let Ok(n) = digits.parse() {
-                out.push(n);
-            }
+        if !digits.is_empty()
+            && rest[digits.len()..].starts_with(']')
+            && let Ok(n) = digits.parse()
+        {
+            out.push(n);
         }
     }
     out
 }
 
-fn system_prompt(config: &AgentConfig, sources: &mut Sources, retrieved: Vec<SearchHit>) -> Option<String> {
+fn system_prompt(
+    config: &AgentConfig,
+    sources: &mut Sources,
+    retrieved: Vec<SearchHit>,
+) -> Option<String> {
     let mut system = config.system_prompt.trim().to_string();
     if !retrieved.is_empty() {
         let listed: Vec<String> = retrieved.into_iter().map(|h| sources.add(h)).collect();
@@ -172,7 +177,12 @@ pub async fn run(
     input: AgentInput,
     sink: &mut dyn EventSink,
 ) -> Result<AgentOutput, RunError> {
-    let ctx = CallContext { workspace, user: input.user_id, agent: Some(agent_id), message: input.message_id };
+    let ctx = CallContext {
+        workspace,
+        user: input.user_id,
+        agent: Some(agent_id),
+        message: input.message_id,
+    };
     let provider = chat_provider(state, workspace, config.provider.as_deref()).await?;
     let mut sources = Sources::default();
     let retrieved = if config.knowledge_bases.is_empty() {
@@ -206,7 +216,8 @@ pub async fn run(
     for call in 1..=max_calls {
         if !req.tools.is_empty() {
             // The last call must answer in words.
-            req.tool_choice = Some(if call == max_calls { ToolChoice::None } else { ToolChoice::Auto });
+            req.tool_choice =
+                Some(if call == max_calls { ToolChoice::None } else { ToolChoice::Auto });
         }
         ledger::ensure_budget(state, workspace).await?;
         let turn = stream_turn(state, &ctx, &*provider, &req, sink, &mut usage).await?;
@@ -218,7 +229,8 @@ pub async fn run(
         }
         req.messages.push(Message::assistant_tool_calls(turn.text, turn.calls.clone()));
         for c in turn.calls {
-            let outcome = tools::call(state, &ctx, config, &mut sources, &c.name, &c.arguments).await;
+            let outcome =
+                tools::call(state, &ctx, config, &mut sources, &c.name, &c.arguments).await;
             let (text, is_error) = match outcome {
                 Ok(t) => (t, false),
                 Err(e) => (e, true),

@@ -83,11 +83,13 @@ pub async fn call(
         .iter()
         .find(|t| t.name() == name)
         .ok_or_else(|| format!("there is no tool named `{name}`"))?;
-    let text = |key: &str| args.get(key).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
+    let text =
+        |key: &str| args.get(key).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
     match tool {
         ToolConfig::KnowledgeSearch => {
             let query = text("query").ok_or("give a `query`")?;
-            let top_k = args.get("top_k").and_then(Value::as_u64).unwrap_or(4).clamp(1, 10) as usize;
+            let top_k =
+                args.get("top_k").and_then(Value::as_u64).unwrap_or(4).clamp(1, 10) as usize;
             let q = search::Query {
                 text: query.to_string(),
                 top_k,
@@ -108,17 +110,24 @@ pub async fn call(
             // Compare normalised forms, so `/v1/../admin` cannot pass as `/v1/`.
             let parsed = url::Url::parse(raw).map_err(|_| format!("`{raw}` is not a URL"))?;
             let url = parsed.as_str();
-            let normal = |p: &String| url::Url::parse(p).map(|u| u.to_string()).unwrap_or_else(|_| p.clone());
+            let normal = |p: &String| {
+                url::Url::parse(p).map(|u| u.to_string()).unwrap_or_else(|_| p.clone())
+            };
             if !allowed_urls.iter().any(|prefix| allowed(&normal(prefix), url)) {
-                return Err(format!("`{url}` is not allowed; use a URL starting with one of: {}", allowed_urls.join(", ")));
+                return Err(format!(
+                    "`{url}` is not allowed; use a URL starting with one of: {}",
+                    allowed_urls.join(", ")
+                ));
             }
             fetch(state, url).await
         }
         ToolConfig::CurrentTime => {
             let now = Utc::now();
-            let mut out = json!({ "utc": now.to_rfc3339(), "weekday": now.format("%A").to_string() });
+            let mut out =
+                json!({ "utc": now.to_rfc3339(), "weekday": now.format("%A").to_string() });
             if let Some(tz) = text("timezone") {
-                let zone: chrono_tz::Tz = tz.parse().map_err(|_| format!("`{tz}` is not an IANA time zone"))?;
+                let zone: chrono_tz::Tz =
+                    tz.parse().map_err(|_| format!("`{tz}` is not an IANA time zone"))?;
                 let local = now.with_timezone(&zone);
                 out["timezone"] = json!(tz);
                 out["local"] = json!(local.to_rfc3339());
@@ -148,14 +157,15 @@ async fn fetch(state: &AppState, url: &str) -> Result<String, String> {
         .header("accept", "text/html, text/plain, application/json;q=0.9, */*;q=0.1")
         .send()
         .await
-        .map_err(|e| format!("the request failed: {}", if e.is_timeout() { "timed out".to_string() } else { e.to_string() }))?;
+        .map_err(|e| {
+            format!(
+                "the request failed: {}",
+                if e.is_timeout() { "timed out".to_string() } else { e.to_string() }
+            )
+        })?;
     let status = res.status().as_u16();
-    let content_type = res
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    let content_type =
+        res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let is_text = content_type.is_empty()
         || content_type.starts_with("text/")
         || content_type.contains("json")

@@ -119,7 +119,12 @@ pub async fn set_ai_budget(
         }
     }
     let payload = json!({ "monthly_limit_usd_micros": body.monthly_limit_usd_micros });
-    record_event(&mut tx, &who.actor(), Event::new("ai.budget.updated", "workspace", who.workspace_id, payload)).await?;
+    record_event(
+        &mut tx,
+        &who.actor(),
+        Event::new("ai.budget.updated", "workspace", who.workspace_id, payload),
+    )
+    .await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(body.into_inner()))
 }
@@ -188,7 +193,11 @@ pub async fn set_ai_provider_key(
     let key = body.api_key.trim();
     let mut v = Validator::new();
     if key.len() < 8 || key.len() > 400 || !key.chars().all(|c| c.is_ascii_graphic()) {
-        v.add("api_key", "invalid", "Paste the key as issued: 8 to 400 visible characters, no spaces.");
+        v.add(
+            "api_key",
+            "invalid",
+            "Paste the key as issued: 8 to 400 visible characters, no spaces.",
+        );
     }
     v.finish()?;
     let encrypted = state
@@ -209,7 +218,17 @@ pub async fn set_ai_provider_key(
     .bind(who.user_id)
     .execute(&mut *tx)
     .await?;
-    record_event(&mut tx, &who.actor(), Event::new("ai.provider_key.set", "ai_provider", name.as_str(), json!({ "provider": name.as_str() }))).await?;
+    record_event(
+        &mut tx,
+        &who.actor(),
+        Event::new(
+            "ai.provider_key.set",
+            "ai_provider",
+            name.as_str(),
+            json!({ "provider": name.as_str() }),
+        ),
+    )
+    .await?;
     tx.commit().await?;
     let configured = ai(&state)?.registry.configured();
     Ok(HttpResponse::Ok().json(ProviderStatus {
@@ -239,7 +258,17 @@ pub async fn delete_ai_provider_key(
     if gone == 0 {
         return Err(AppError::NotFound(format!("This workspace has no key for `{name}`.")));
     }
-    record_event(&mut tx, &who.actor(), Event::new("ai.provider_key.deleted", "ai_provider", name.as_str(), json!({ "provider": name.as_str() }))).await?;
+    record_event(
+        &mut tx,
+        &who.actor(),
+        Event::new(
+            "ai.provider_key.deleted",
+            "ai_provider",
+            name.as_str(),
+            json!({ "provider": name.as_str() }),
+        ),
+    )
+    .await?;
     tx.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }

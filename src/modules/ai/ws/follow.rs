@@ -31,7 +31,12 @@ pub async fn follow(state: AppState, job_id: i64, after: i32, out: mpsc::Sender<
     }
 }
 
-async fn run(state: &AppState, job_id: i64, mut last: i32, out: &mpsc::Sender<String>) -> Result<(), AppError> {
+async fn run(
+    state: &AppState,
+    job_id: i64,
+    mut last: i32,
+    out: &mpsc::Sender<String>,
+) -> Result<(), AppError> {
     // Subscribe before reading the table, so an event is either stored already or arrives live.
     let mut live = state.cache.subscribe(&channel(job_id)).await.map_err(AppError::internal)?;
     if let Flow::Finished = catch_up(state, job_id, &mut last, out).await? {
@@ -39,7 +44,9 @@ async fn run(state: &AppState, job_id: i64, mut last: i32, out: &mpsc::Sender<St
     }
     loop {
         let batch = match live.recv().await {
-            Ok(message) => serde_json::from_str::<Vec<Envelope>>(&message).map_err(AppError::internal)?,
+            Ok(message) => {
+                serde_json::from_str::<Vec<Envelope>>(&message).map_err(AppError::internal)?
+            }
             Err(RecvError::Lagged(_)) => {
                 // Too slow for the live feed: the table has everything in order.
                 if let Flow::Finished = catch_up(state, job_id, &mut last, out).await? {
@@ -47,7 +54,9 @@ async fn run(state: &AppState, job_id: i64, mut last: i32, out: &mpsc::Sender<St
                 }
                 continue;
             }
-            Err(RecvError::Closed) => return Err(AppError::internal(anyhow::anyhow!("pub/sub closed"))),
+            Err(RecvError::Closed) => {
+                return Err(AppError::internal(anyhow::anyhow!("pub/sub closed")));
+            }
         };
         for env in batch {
             if env.seq <= last {
@@ -77,12 +86,29 @@ async fn send(out: &mpsc::Sender<String>, env: &Envelope, last: &mut i32) -> Flo
     if env.event.is_terminal() { Flow::Finished } else { Flow::Open }
 }
 
+/// A finished reply, as stored.
+#[derive(sqlx::FromRow)]
+struct Outcome {
+    status: String,
+    content: String,
+    error: Option<String>,
+    last_seq: Option<i32>,
+    id: uuid::Uuid,
+    conversation_id: uuid::Uuid,
+    usage: Option<serde_json::Value>,
+}
+
 /// Sends stored events after `last`. When the job is over and its events were pruned, sends
 /// its outcome from the stored message instead.
-async fn catch_up(state: &AppState, job_id: i64, last: &mut i32, out: &mpsc::Sender<String>) -> Result<Flow, AppError> {
+async fn catch_up(
+    state: &AppState,
+    job_id: i64,
+    last: &mut i32,
+    out: &mpsc::Sender<String>,
+) -> Result<Flow, AppError> {
     // Read the outcome first: every event but the final `done` is stored before the reply is,
     // so the events read next are complete up to it.
-    let finished: Option<(String, String, Option<String>, Option<i32>, uuid::Uuid, uuid::Uuid, Option<serde_json::Value>)> = sqlx::query_as(
+    let finished: Option<Outcome> = sqlx::query_as(
         "select status, content, error, last_seq, id, conversation_id, usage from smartflow_ai.messages \
          where job_id = $1 and status in ('completed', 'failed')",
     )
@@ -101,7 +127,16 @@ async fn catch_up(state: &AppState, job_id: i64, last: &mut i32, out: &mpsc::Sen
             break;
         }
     }
-    let Some((status, content, error, Some(seq), message_id, conversation_id, usage)) = finished else {
+    let Some(Outcome {
+        status,
+        content,
+        error,
+        last_seq: Some(seq),
+        id: message_id,
+        conversation_id,
+        usage,
+    }) = finished
+    else {
         return Ok(Flow::Open);
     };
     if seq <= *last {

@@ -12,7 +12,9 @@ use utoipa::IntoParams;
 
 use crate::{
     error::AppError,
-    platform::auth::{AuthMethod, Principal, api_keys, authenticate, sessions, tokens, unauthorized},
+    platform::auth::{
+        AuthMethod, Principal, api_keys, authenticate, sessions, tokens, unauthorized,
+    },
     state::AppState,
 };
 
@@ -56,7 +58,10 @@ pub async fn chat_socket(
     };
     let (response, ws, messages) = actix_ws::handle(&req, body)
         .map_err(|e| AppError::BadRequest(format!("Not a WebSocket handshake: {e}")))?;
-    let messages = messages.max_frame_size(256 * 1024).aggregate_continuations().max_continuation_size(1024 * 1024);
+    let messages = messages
+        .max_frame_size(256 * 1024)
+        .aggregate_continuations()
+        .max_continuation_size(1024 * 1024);
     actix_web::rt::spawn(session::run(state.get_ref().clone(), ws, messages, principal));
     Ok(response)
 }
@@ -68,9 +73,9 @@ pub async fn from_token(state: &AppState, token: &str) -> Result<Principal, AppE
         return api_keys::authenticate(state, token).await;
     }
     let claims = tokens::decode(&state.settings.auth, token)?;
-    let session = sessions::load(state, claims.sid)
-        .await?
-        .ok_or_else(|| unauthorized("This session has ended (signed out or expired); sign in again."))?;
+    let session = sessions::load(state, claims.sid).await?.ok_or_else(|| {
+        unauthorized("This session has ended (signed out or expired); sign in again.")
+    })?;
     if session.user_id != claims.sub {
         return Err(unauthorized("The access token does not match its session."));
     }
@@ -83,13 +88,19 @@ fn check_origin(req: &HttpRequest, state: &AppState) -> Result<(), AppError> {
         // Not a browser: cookies cannot be ridden without one.
         return Ok(());
     };
-    let same_host = req
-        .headers()
-        .get("host")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|host| origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host));
-    let base = url::Url::parse(&state.settings.app.base_url).ok().map(|u| u.origin().ascii_serialization());
-    let listed = state.settings.ai.websocket.allowed_origins.iter().any(|o| o.trim_end_matches('/') == origin);
+    let same_host = req.headers().get("host").and_then(|v| v.to_str().ok()).is_some_and(|host| {
+        origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host)
+    });
+    let base = url::Url::parse(&state.settings.app.base_url)
+        .ok()
+        .map(|u| u.origin().ascii_serialization());
+    let listed = state
+        .settings
+        .ai
+        .websocket
+        .allowed_origins
+        .iter()
+        .any(|o| o.trim_end_matches('/') == origin);
     if same_host || base.as_deref() == Some(origin) || listed {
         Ok(())
     } else {

@@ -43,10 +43,22 @@ fn close(code: CloseCode, why: &str) -> Next {
     Next::Close(CloseReason { code, description: Some(why.to_string()) })
 }
 
-pub async fn run(state: AppState, ws: Session, mut messages: AggregatedMessageStream, who: Option<Principal>) {
+pub async fn run(
+    state: AppState,
+    ws: Session,
+    mut messages: AggregatedMessageStream,
+    who: Option<Principal>,
+) {
     let cfg = state.settings.ai.websocket.clone();
     let (out, mut queue) = mpsc::channel::<String>(cfg.send_buffer);
-    let mut socket = Socket { state, ws, who, out, follows: HashMap::new(), send_timeout: Duration::from_millis(cfg.send_timeout_ms) };
+    let mut socket = Socket {
+        state,
+        ws,
+        who,
+        out,
+        follows: HashMap::new(),
+        send_timeout: Duration::from_millis(cfg.send_timeout_ms),
+    };
     let opened = Instant::now();
     let mut last_seen = Instant::now();
     let mut heartbeat = tokio::time::interval(Duration::from_secs(cfg.heartbeat_interval_secs));
@@ -104,7 +116,9 @@ impl Socket {
         match tokio::time::timeout(self.send_timeout, self.ws.text(text)).await {
             Ok(Ok(())) => Next::Continue,
             Ok(Err(_)) => Next::Stop,
-            Err(_) => close(CloseCode::Again, "too slow: the client did not read its messages in time"),
+            Err(_) => {
+                close(CloseCode::Again, "too slow: the client did not read its messages in time")
+            }
         }
     }
 
@@ -115,7 +129,9 @@ impl Socket {
     async fn on_text(&mut self, text: &str) -> Next {
         let msg: ClientMessage = match serde_json::from_str(text) {
             Ok(m) => m,
-            Err(e) => return self.reply(&ServerMessage::error("bad_message", format!("{e}"))).await,
+            Err(e) => {
+                return self.reply(&ServerMessage::error("bad_message", format!("{e}"))).await;
+            }
         };
         let who = match (&self.who, msg) {
             (_, ClientMessage::Ping) => return self.reply(&ServerMessage::Pong).await,
@@ -130,8 +146,22 @@ impl Socket {
                     return close(CloseCode::Policy, "authentication failed");
                 }
             },
-            (None, _) => return self.reply(&ServerMessage::error("unauthenticated", "Send {\"type\": \"auth\", \"token\": …} first.")).await,
-            (Some(_), ClientMessage::Auth { .. }) => return self.reply(&ServerMessage::error("already_authenticated", "This socket is already signed in.")).await,
+            (None, _) => {
+                return self
+                    .reply(&ServerMessage::error(
+                        "unauthenticated",
+                        "Send {\"type\": \"auth\", \"token\": …} first.",
+                    ))
+                    .await;
+            }
+            (Some(_), ClientMessage::Auth { .. }) => {
+                return self
+                    .reply(&ServerMessage::error(
+                        "already_authenticated",
+                        "This socket is already signed in.",
+                    ))
+                    .await;
+            }
             (Some(who), msg) => (who.clone(), msg),
         };
         let (who, msg) = who;
@@ -141,7 +171,9 @@ impl Socket {
                 match chat::submit(&self.state, &who, &input).await {
                     Ok(accepted) => {
                         let job_id = accepted.job_id;
-                        if let stop @ (Next::Close(_) | Next::Stop) = self.reply(&ServerMessage::Accepted(accepted)).await {
+                        if let stop @ (Next::Close(_) | Next::Stop) =
+                            self.reply(&ServerMessage::Accepted(accepted)).await
+                        {
                             return stop;
                         }
                         self.start(job_id, 0)
@@ -151,14 +183,23 @@ impl Socket {
             }
             ClientMessage::Subscribe { job_id, after } => {
                 self.follows.retain(|_, t| !t.is_finished());
-                if self.follows.len() >= self.state.settings.ai.websocket.max_subscriptions && !self.follows.contains_key(&job_id) {
-                    return self.reply(&ServerMessage::error("too_many_subscriptions", "Unsubscribe from a job first (ai.websocket.max_subscriptions).")).await;
+                if self.follows.len() >= self.state.settings.ai.websocket.max_subscriptions
+                    && !self.follows.contains_key(&job_id)
+                {
+                    return self
+                        .reply(&ServerMessage::error(
+                            "too_many_subscriptions",
+                            "Unsubscribe from a job first (ai.websocket.max_subscriptions).",
+                        ))
+                        .await;
                 }
                 if let Err(e) = conversations::by_job(&self.state, &who, job_id).await {
                     return self.reply(&problem("not_found", &e)).await;
                 }
                 let after = after.max(0);
-                if let stop @ (Next::Close(_) | Next::Stop) = self.reply(&ServerMessage::Subscribed { job_id, after }).await {
+                if let stop @ (Next::Close(_) | Next::Stop) =
+                    self.reply(&ServerMessage::Subscribed { job_id, after }).await
+                {
                     return stop;
                 }
                 self.start(job_id, after)
@@ -186,7 +227,9 @@ impl Socket {
 fn problem(code: &str, e: &AppError) -> ServerMessage {
     let p = e.problem();
     let detail = p.detail.unwrap_or(p.title);
-    let fields: Vec<String> = p.errors.iter().map(|f| format!("{}: {}", f.field, f.message)).collect();
-    let message = if fields.is_empty() { detail } else { format!("{detail} {}", fields.join("; ")) };
+    let fields: Vec<String> =
+        p.errors.iter().map(|f| format!("{}: {}", f.field, f.message)).collect();
+    let message =
+        if fields.is_empty() { detail } else { format!("{detail} {}", fields.join("; ")) };
     ServerMessage::Error { code: format!("{code}:{}", p.status), message }
 }
