@@ -3,4 +3,5 @@
 
 mod chat;
 mod knowledge;
+mod pages;
 mod support;
