@@ -98,6 +98,20 @@ async fn hybrid_search_finds_what_full_text_alone_misses() {
     let alice = app.signup("alice@example.com").await;
     let kb = load_corpus(&app, &alice.token).await;
     let hybrid = recall_at_3(&app, &alice.token, &kb, "hybrid").await;
+    // Vectors are stored for both ranking paths: `real[]` always, pgvector where installed.
+    let pgvector: bool =
+        sqlx::query_scalar("select exists (select 1 from pg_extension where extname = 'vector')")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    let column = if pgvector { "embedding_vector" } else { "embedding" };
+    let unembedded: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "select count(*) from smartflow_ai.chunks where {column} is null"
+    )))
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(unembedded, 0, "every chunk has a vector in `{column}`");
 
     // The same corpus where no embedding provider is configured: full text alone.
     let plain = crate::helpers::spawn_app_with(crate::helpers::CacheKind::Memory, |s| {
@@ -108,8 +122,9 @@ async fn hybrid_search_finds_what_full_text_alone_misses() {
     let bob = plain.signup("bob@example.com").await;
     let plain_kb = load_corpus(&plain, &bob.token).await;
     let full_text = recall_at_3(&plain, &bob.token, &plain_kb, "full_text").await;
+    let ranked = if pgvector { "pgvector" } else { "in-process" };
     eprintln!(
-        "knowledge recall@3 on {} questions: hybrid {hybrid:.2}, full text only {full_text:.2}",
+        "knowledge recall@3 on {} questions: hybrid ({ranked}) {hybrid:.2}, full text only {full_text:.2}",
         QUESTIONS.len()
     );
     assert!(hybrid >= 0.9, "hybrid recall@3 was {hybrid}");
