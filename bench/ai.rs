@@ -127,6 +127,7 @@ async fn main() {
         .mount(&fake)
         .await;
     Mock::given(matchers::path("/v1/embeddings")).respond_with(Embedder).mount(&fake).await;
+    smartflow::app::install_crypto_provider();
     let client = reqwest::Client::new();
 
     // ---- chat: request to first token, workers on, the fake answering at once ----------------

@@ -11,6 +11,8 @@ create table smartflow_ai.knowledge_bases (
     embedding_provider text,
     embedding_model text,
     embedding_dimensions integer,
+    -- Bumped whenever its chunks or vectors change, so in-process vector caches know when to reload.
+    revision bigint not null default 0,
     created_by uuid references smartflow_main.users (id) on delete set null,
     created_at timestamptz not null default now(),
     updated_at timestamptz not null default now()

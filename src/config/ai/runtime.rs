@@ -103,6 +103,9 @@ pub struct KnowledgeSettings {
     pub rrf_k: u32,
     /// PostgreSQL text search configuration of new knowledge bases (`english`, `simple`…).
     pub default_language: String,
+    /// Memory for vectors ranked in-process (without pgvector), per process; 0 reads them
+    /// from the database on every search.
+    pub vector_cache_mb: usize,
 }
 
 impl Default for KnowledgeSettings {
@@ -115,6 +118,7 @@ impl Default for KnowledgeSettings {
             candidates: 50,
             rrf_k: 60,
             default_language: "english".into(),
+            vector_cache_mb: 256,
         }
     }
 }

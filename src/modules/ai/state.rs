@@ -16,6 +16,8 @@ pub struct AiState {
     pub tool_http: reqwest::Client,
     /// The `vector` extension is installed: embeddings are ranked in SQL.
     pub pgvector: bool,
+    /// Vectors for in-process ranking, when `pgvector` is false.
+    pub vectors: super::knowledge::cache::VectorCache,
 }
 
 impl AiState {
@@ -39,7 +41,7 @@ impl AiState {
             "AI module ready (vectors ranked {})",
             if pgvector { "by pgvector" } else { "in-process" }
         );
-        Ok(AiState { registry, tool_http, pgvector })
+        Ok(AiState { registry, tool_http, pgvector, vectors: Default::default() })
     }
 }
 

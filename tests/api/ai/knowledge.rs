@@ -254,6 +254,9 @@ async fn documents_are_chunked_with_overlap_and_duplicates_are_stored_once() {
     // HTML loses its markup; a PDF upload is read by the PDF extractor.
     let html = add_document(&app, &alice.token, &kb, json!({"content": "<h1>Grinder</h1><script>x()</script><p>Set the grind to 12 for espresso.</p>", "format": "html"})).await;
     assert_eq!(html["title"], "Grinder");
+    // Searched once, so this instance holds the vectors in memory; the new document must
+    // still be found by its vector (the cache follows the knowledge base's revision).
+    search(&app, &alice.token, &kb, "espresso", 1).await;
     let upload: Value = app
         .upload(
             &alice.token,
@@ -269,6 +272,7 @@ async fn documents_are_chunked_with_overlap_and_duplicates_are_stored_once() {
     assert_eq!(pdf["source"], "pdf");
     let hit = search(&app, &alice.token, &kb, "warranty repairs", 1).await;
     assert_eq!(hit["hits"][0]["document_id"], pdf["id"]);
+    assert_eq!(hit["hits"][0]["vector_rank"], 1);
     assert!(hit["hits"][0]["content"].as_str().unwrap().contains("Warranty covers two years"));
 }
 

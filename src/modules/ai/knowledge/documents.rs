@@ -231,6 +231,7 @@ pub async fn delete_document(
         .bind(who.workspace_id)
         .execute(&mut *tx)
         .await?;
+    super::cache::bump(&mut *tx, kb).await?;
     record_event(
         &mut tx,
         &who.actor(),

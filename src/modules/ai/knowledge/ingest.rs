@@ -205,6 +205,7 @@ impl IngestDocument {
         .bind(&ends)
         .fetch_all(&mut *tx)
         .await?;
+        super::cache::bump(&mut *tx, doc.knowledge_base_id).await?;
         tx.commit().await?;
         Ok(rows)
     }

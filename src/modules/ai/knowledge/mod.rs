@@ -1,5 +1,6 @@
 //! Knowledge bases: documents, chunks, embeddings and hybrid search.
 
+pub mod cache;
 pub mod chunking;
 pub mod documents;
 pub mod extract;

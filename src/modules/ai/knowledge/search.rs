@@ -139,22 +139,7 @@ pub async fn search(
     q: &Query,
 ) -> Result<SearchResult, AppError> {
     let n = state.settings.ai.knowledge.candidates as i64;
-    let text_ids: Vec<Uuid> = sqlx::query_scalar(
-        "with q as (select kb.id, replace(plainto_tsquery(kb.language, $3)::text, ' & ', ' | ')::tsquery as tsq \
-         from smartflow_ai.knowledge_bases kb where kb.id = any($1) and kb.workspace_id = $2) \
-         select c.id from smartflow_ai.chunks c join q on q.id = c.knowledge_base_id \
-         where c.workspace_id = $2 and c.tsv @@ q.tsq and c.metadata @> $4 \
-         and ($5::uuid[] is null or c.document_id = any($5)) \
-         order by ts_rank_cd(c.tsv, q.tsq) desc, c.id limit $6",
-    )
-    .bind(kbs)
-    .bind(ctx.workspace)
-    .bind(&q.text)
-    .bind(&q.filter)
-    .bind(&q.document_ids)
-    .bind(n)
-    .fetch_all(&state.db)
-    .await?;
+    let text_ids = text_candidates(state, ctx, kbs, q, n).await?;
     let vector = vector_candidates(state, ctx, kbs, q, n).await?;
     let mut lists = vec![text_ids];
     let mut similarity: HashMap<Uuid, f32> = HashMap::new();
@@ -207,6 +192,52 @@ pub async fn search(
     Ok(SearchResult { mode, hits })
 }
 
+/// Chunks matching any word of the query, best `ts_rank_cd` first. The query is turned into a
+/// `tsquery` once per text search configuration and passed as a constant, so the GIN index is
+/// used (a query computed in a join made the planner scan every chunk).
+async fn text_candidates(
+    state: &AppState,
+    ctx: &CallContext,
+    kbs: &[Uuid],
+    q: &Query,
+    n: i64,
+) -> Result<Vec<Uuid>, AppError> {
+    let groups: Vec<(String, Vec<Uuid>, String)> = sqlx::query_as(
+        "select language::text, array_agg(id), \
+         replace(plainto_tsquery(language, $3)::text, ' & ', ' | ') \
+         from smartflow_ai.knowledge_bases where id = any($1) and workspace_id = $2 group by language",
+    )
+    .bind(kbs)
+    .bind(ctx.workspace)
+    .bind(&q.text)
+    .fetch_all(&state.db)
+    .await?;
+    let mut ranked: Vec<(Uuid, f32)> = Vec::new();
+    for (_, ids, tsquery) in groups {
+        if tsquery.trim().is_empty() {
+            continue; // only stop words
+        }
+        let rows: Vec<(Uuid, f32)> = sqlx::query_as(
+            "select c.id, ts_rank_cd(c.tsv, $3::tsquery) as rank from smartflow_ai.chunks c \
+             where c.knowledge_base_id = any($1) and c.workspace_id = $2 and c.tsv @@ $3::tsquery \
+             and c.metadata @> $4 and ($5::uuid[] is null or c.document_id = any($5)) \
+             order by rank desc, c.id limit $6",
+        )
+        .bind(&ids)
+        .bind(ctx.workspace)
+        .bind(&tsquery)
+        .bind(&q.filter)
+        .bind(&q.document_ids)
+        .bind(n)
+        .fetch_all(&state.db)
+        .await?;
+        ranked.extend(rows);
+    }
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    ranked.truncate(n as usize);
+    Ok(ranked.into_iter().map(|(id, _)| id).collect())
+}
+
 /// Chunks most similar to the query, or `None` when vectors cannot be compared.
 async fn vector_candidates(
     state: &AppState,
@@ -215,8 +246,8 @@ async fn vector_candidates(
     q: &Query,
     n: i64,
 ) -> Result<Option<Vec<(Uuid, f32)>>, AppError> {
-    let models: Vec<(Uuid, String, String, i32)> = sqlx::query_as(
-        "select id, embedding_provider, embedding_model, embedding_dimensions from smartflow_ai.knowledge_bases \
+    let models: Vec<(Uuid, String, String, i32, i64)> = sqlx::query_as(
+        "select id, embedding_provider, embedding_model, embedding_dimensions, revision from smartflow_ai.knowledge_bases \
          where id = any($1) and workspace_id = $2 and embedding_model is not null",
     )
     .bind(kbs)
@@ -234,13 +265,14 @@ async fn vector_candidates(
             return Ok(None);
         }
     };
-    let same: Vec<Uuid> = models
+    let same: Vec<(Uuid, i64)> = models
         .iter()
-        .filter(|(_, p, m, d)| {
+        .filter(|(_, p, m, d, _)| {
             EmbeddingModel { provider: p.clone(), model: m.clone(), dimensions: *d } == model
         })
-        .map(|(id, ..)| *id)
+        .map(|(id, _, _, _, revision)| (*id, *revision))
         .collect();
+    let same_ids: Vec<Uuid> = same.iter().map(|(id, _)| *id).collect();
     if same.is_empty() {
         return Ok(None);
     }
@@ -251,7 +283,7 @@ async fn vector_candidates(
              and c.metadata @> $4 and ($5::uuid[] is null or c.document_id = any($5)) \
              order by c.embedding_vector <=> $3::vector, c.id limit $6",
         )
-        .bind(&same)
+        .bind(&same_ids)
         .bind(ctx.workspace)
         .bind(vector_literal(&query_vector))
         .bind(&q.filter)
@@ -261,12 +293,23 @@ async fn vector_candidates(
         .await?;
         return Ok(Some(rows.into_iter().map(|(id, s)| (id, s as f32)).collect()));
     }
+    let unfiltered = q.filter.as_object().is_none_or(|f| f.is_empty()) && q.document_ids.is_none();
+    if unfiltered && state.settings.ai.knowledge.vector_cache_mb > 0 {
+        let mut scored = Vec::new();
+        for (kb, revision) in same {
+            let vectors = ai(state)?.vectors.load(state, kb, revision).await?;
+            scored.extend(vectors.rank(&query_vector, n as usize));
+        }
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        scored.truncate(n as usize);
+        return Ok(Some(scored));
+    }
     let rows: Vec<(Uuid, Vec<f32>)> = sqlx::query_as(
         "select c.id, c.embedding from smartflow_ai.chunks c \
          where c.knowledge_base_id = any($1) and c.workspace_id = $2 and c.embedding is not null \
          and c.metadata @> $3 and ($4::uuid[] is null or c.document_id = any($4))",
     )
-    .bind(&same)
+    .bind(&same_ids)
     .bind(ctx.workspace)
     .bind(&q.filter)
     .bind(&q.document_ids)

@@ -107,12 +107,21 @@ pub async fn store(
     let arrays: Vec<String> = items.iter().map(|(_, v)| array_literal(v, '{', '}')).collect();
     let sql = if pgvector {
         "update smartflow_ai.chunks c set embedding = v.e::real[], embedding_vector = v.e::real[]::vector \
-         from unnest($1::uuid[], $2::text[]) as v(id, e) where c.id = v.id"
+         from unnest($1::uuid[], $2::text[]) as v(id, e) where c.id = v.id returning c.knowledge_base_id"
     } else {
         "update smartflow_ai.chunks c set embedding = v.e::real[] \
-         from unnest($1::uuid[], $2::text[]) as v(id, e) where c.id = v.id"
+         from unnest($1::uuid[], $2::text[]) as v(id, e) where c.id = v.id returning c.knowledge_base_id"
     };
-    sqlx::query(sql).bind(&ids).bind(&arrays).execute(&state.db).await?;
+    let mut tx = state.db.begin().await?;
+    let kbs: Vec<Uuid> =
+        sqlx::query_scalar(sql).bind(&ids).bind(&arrays).fetch_all(&mut *tx).await?;
+    let mut kbs = kbs;
+    kbs.sort();
+    kbs.dedup();
+    for kb in kbs {
+        super::cache::bump(&mut *tx, kb).await?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 
