@@ -130,6 +130,16 @@ async fn main() {
     smartflow::app::install_crypto_provider();
     let client = reqwest::Client::new();
 
+    // The fake's own answer time, to tell our overhead from the fake server's.
+    let mut fake_ms = Vec::new();
+    for _ in 0..30 {
+        let t0 = Instant::now();
+        let res = client.post(format!("{}/v1/chat/completions", fake.uri())).json(&json!({"stream": true})).send().await.unwrap();
+        let _ = res.bytes().await.unwrap();
+        fake_ms.push(t0.elapsed().as_secs_f64() * 1e3);
+    }
+    println!("fake_provider_stream_ms_p50: {:.1}", pct(fake_ms[5..].to_vec(), 0.5));
+
     // ---- chat: request to first token, workers on, the fake answering at once ----------------
     let a = app(&db_url, &fake.uri(), true).await;
     let (port, state) = (a.port(), a.state().clone());
@@ -184,6 +194,17 @@ async fn main() {
     println!("chat_first_token_ms_p50: {:.1}", pct(first.clone(), 0.5));
     println!("chat_first_token_ms_p95: {:.1}", pct(first, 0.95));
     println!("chat_done_ms_p50 (20 tokens): {:.1}", pct(done, 0.5));
+    // Where the time goes: queue pickup, then the job until its reply is stored.
+    let (pickup, run): (f64, f64) = sqlx::query_as(
+        "select (percentile_cont(0.5) within group (order by extract(epoch from j.started_at - j.created_at)) * 1000)::float8, \
+         (percentile_cont(0.5) within group (order by extract(epoch from m.completed_at - j.started_at)) * 1000)::float8 \
+         from smartflow_shared.jobs j join smartflow_ai.messages m on m.job_id = j.id where j.kind = 'ai.chat'",
+    )
+    .fetch_one(&state.db)
+    .await
+    .unwrap();
+    println!("chat_job_pickup_ms_p50: {pickup:.1}");
+    println!("chat_job_run_to_stored_ms_p50: {run:.1}");
     drop(ws);
     stop.shutdown();
     let _ = server_task.await;
@@ -333,6 +354,10 @@ async fn main() {
     let _ = server_task.await;
     drop(state);
     tokio::time::sleep(Duration::from_millis(200)).await;
+    if std::env::var("BENCH_KEEP_DB").is_ok() {
+        println!("kept_database: {name}");
+        return;
+    }
     if let Ok(mut conn) = PgConnection::connect(&format!("{server}/postgres")).await {
         let _ =
             sqlx::query(AssertSqlSafe(format!(r#"drop database if exists "{name}" with (force)"#)))

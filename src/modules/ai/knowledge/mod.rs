@@ -30,13 +30,13 @@ pub async fn search_knowledge_base(
     id: web::Path<Uuid>,
     body: web::Json<SearchInput>,
 ) -> Result<HttpResponse, AppError> {
-    let kb = repo::find_kb(&state, who.workspace_id, *id).await?;
+    let kb = repo::kb_id(&state, who.workspace_id, *id).await?;
     let query = body.parse()?;
     let ctx = CallContext {
         workspace: who.workspace_id,
         user: Some(who.user_id),
         ..CallContext::default()
     };
-    let result = search::search(&state, &ctx, &[kb.id], &query).await?;
+    let result = search::search(&state, &ctx, &[kb], &query).await?;
     Ok(HttpResponse::Ok().json(result))
 }

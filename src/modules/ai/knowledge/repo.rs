@@ -47,6 +47,18 @@ pub async fn find_kb(
     .ok_or_else(|| AppError::not_found("Knowledge base"))
 }
 
+/// The id of a knowledge base of the workspace (no counts: cheap enough for every search).
+pub async fn kb_id(state: &AppState, workspace: Uuid, id: Uuid) -> Result<Uuid, AppError> {
+    sqlx::query_scalar(
+        "select id from smartflow_ai.knowledge_bases where id = $1 and workspace_id = $2",
+    )
+    .bind(id)
+    .bind(workspace)
+    .fetch_optional(&state.db)
+    .await?
+    .ok_or_else(|| AppError::not_found("Knowledge base"))
+}
+
 pub async fn list_kbs(
     state: &AppState,
     workspace: Uuid,

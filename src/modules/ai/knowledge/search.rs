@@ -75,6 +75,14 @@ pub struct Query {
     pub min_score: f64,
 }
 
+impl Query {
+    /// `None` without filters, so the condition drops out of the plan instead of matching
+    /// every chunk through the metadata index.
+    fn filter_or_none(&self) -> Option<&Value> {
+        self.filter.as_object().is_some_and(|f| !f.is_empty()).then_some(&self.filter)
+    }
+}
+
 impl SearchInput {
     pub fn parse(&self) -> Result<Query, AppError> {
         let mut v = Validator::new();
@@ -213,6 +221,10 @@ async fn text_candidates(
     .fetch_all(&state.db)
     .await?;
     let mut ranked: Vec<(Uuid, f32)> = Vec::new();
+    // The planner does not cost reading each chunk's out-of-line `tsv`, so on a small heap it
+    // prefers testing every chunk (50 ms on 10,000) to the GIN index (12 ms): steer it.
+    let mut tx = state.db.begin().await?;
+    sqlx::query("set local enable_seqscan = off").execute(&mut *tx).await?;
     for (_, ids, tsquery) in groups {
         if tsquery.trim().is_empty() {
             continue; // only stop words
@@ -220,19 +232,23 @@ async fn text_candidates(
         let rows: Vec<(Uuid, f32)> = sqlx::query_as(
             "select c.id, ts_rank_cd(c.tsv, $3::tsquery) as rank from smartflow_ai.chunks c \
              where c.knowledge_base_id = any($1) and c.workspace_id = $2 and c.tsv @@ $3::tsquery \
-             and c.metadata @> $4 and ($5::uuid[] is null or c.document_id = any($5)) \
+             and ($4::jsonb is null or c.metadata @> $4) and ($5::uuid[] is null or c.document_id = any($5)) \
              order by rank desc, c.id limit $6",
         )
+        // Planned with the real query each time: a cached generic plan cannot know how
+        // selective the words are and scanned every chunk.
+        .persistent(false)
         .bind(&ids)
         .bind(ctx.workspace)
         .bind(&tsquery)
-        .bind(&q.filter)
+        .bind(q.filter_or_none())
         .bind(&q.document_ids)
         .bind(n)
-        .fetch_all(&state.db)
+        .fetch_all(&mut *tx)
         .await?;
         ranked.extend(rows);
     }
+    tx.commit().await?;
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     ranked.truncate(n as usize);
     Ok(ranked.into_iter().map(|(id, _)| id).collect())
@@ -280,13 +296,14 @@ async fn vector_candidates(
         let rows: Vec<(Uuid, f64)> = sqlx::query_as(
             "select c.id, 1 - (c.embedding_vector <=> $3::vector) as similarity from smartflow_ai.chunks c \
              where c.knowledge_base_id = any($1) and c.workspace_id = $2 and c.embedding_vector is not null \
-             and c.metadata @> $4 and ($5::uuid[] is null or c.document_id = any($5)) \
+             and ($4::jsonb is null or c.metadata @> $4) and ($5::uuid[] is null or c.document_id = any($5)) \
              order by c.embedding_vector <=> $3::vector, c.id limit $6",
         )
+        .persistent(false)
         .bind(&same_ids)
         .bind(ctx.workspace)
         .bind(vector_literal(&query_vector))
-        .bind(&q.filter)
+        .bind(q.filter_or_none())
         .bind(&q.document_ids)
         .bind(n)
         .fetch_all(&state.db)
@@ -307,11 +324,11 @@ async fn vector_candidates(
     let rows: Vec<(Uuid, Vec<f32>)> = sqlx::query_as(
         "select c.id, c.embedding from smartflow_ai.chunks c \
          where c.knowledge_base_id = any($1) and c.workspace_id = $2 and c.embedding is not null \
-         and c.metadata @> $3 and ($4::uuid[] is null or c.document_id = any($4))",
+         and ($3::jsonb is null or c.metadata @> $3) and ($4::uuid[] is null or c.document_id = any($4))",
     )
     .bind(&same_ids)
     .bind(ctx.workspace)
-    .bind(&q.filter)
+    .bind(q.filter_or_none())
     .bind(&q.document_ids)
     .fetch_all(&state.db)
     .await?;
