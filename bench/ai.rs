@@ -134,7 +134,12 @@ async fn main() {
     let mut fake_ms = Vec::new();
     for _ in 0..30 {
         let t0 = Instant::now();
-        let res = client.post(format!("{}/v1/chat/completions", fake.uri())).json(&json!({"stream": true})).send().await.unwrap();
+        let res = client
+            .post(format!("{}/v1/chat/completions", fake.uri()))
+            .json(&json!({"stream": true}))
+            .send()
+            .await
+            .unwrap();
         let _ = res.bytes().await.unwrap();
         fake_ms.push(t0.elapsed().as_secs_f64() * 1e3);
     }
