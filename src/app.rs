@@ -261,6 +261,9 @@ fn serve_http(state: AppState, doc: utoipa::openapi::OpenApi) -> anyhow::Result<
             .wrap(from_fn(middleware::request_id))
     })
     .workers(workers)
+    // Streamed responses (WebSocket chat tokens) are many small writes: without this, Nagle's
+    // algorithm holds each behind the client's delayed ACK (~40 ms per token burst).
+    .tcp_nodelay(true)
     .shutdown_timeout(settings.server.shutdown_timeout_secs)
     .keep_alive(Duration::from_secs(settings.server.keep_alive_secs))
     .client_request_timeout(Duration::from_millis(settings.server.client_request_timeout_ms))

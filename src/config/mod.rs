@@ -2,6 +2,7 @@
 //! ← `SMARTFLOW__SECTION__KEY` environment variables (plus the conventional `DATABASE_URL`,
 //! `REDIS_URL` and `PORT`). A wrong value fails start-up with a message naming the key.
 
+pub mod ai;
 mod main_site;
 
 use std::{collections::BTreeMap, fmt, path::PathBuf, str::FromStr};
@@ -45,6 +46,7 @@ pub struct Settings {
     pub billing: BillingSettings,
     pub main_site: MainSiteSettings,
     pub social: social::SocialSettings,
+    pub ai: ai::AiProviderSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -640,6 +642,7 @@ impl Default for Settings {
                 .collect(),
             },
             social: social::SocialSettings::default(),
+            ai: ai::AiProviderSettings::default(),
         }
     }
 }
@@ -1025,6 +1028,7 @@ impl Settings {
             ));
         }
         self.social.validate()?;
+        self.ai.validate()?;
         Ok(())
     }
 

@@ -2,6 +2,8 @@
 //! Redis. Run with `cargo test` (see README).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[cfg(feature = "ai")]
+mod ai;
 mod cli;
 mod config;
 mod errors;

@@ -9,10 +9,16 @@ use super::{
     gemini::{GeminiConfig, GeminiProvider},
     openai::{OpenAiCapabilities, OpenAiConfig, OpenAiProvider},
     provider::{DefaultModels, LlmProvider},
-    settings::{AiProviderSettings, BUILT_IN, ProviderSettings, built_in_defaults},
+    settings::{
+        AiProviderSettings, BUILT_IN, ClientOptionsExt, CompatibleSettings, ProviderSettings,
+        built_in_defaults,
+    },
     types::ProviderKind,
 };
-use crate::{config::ConfigError, error::AppError};
+use crate::{
+    config::{ConfigError, Secret},
+    error::AppError,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -46,6 +52,9 @@ pub struct ProviderRegistry {
     status: Vec<(String, bool)>,
     /// `ai.fallback` as written (empty: all configured providers).
     fallback: Vec<String>,
+    /// To build providers with a workspace's own key.
+    settings: Arc<AiProviderSettings>,
+    http: reqwest::Client,
 }
 
 /// A client suited to provider calls: the connect timeout from the settings and no total
@@ -73,71 +82,39 @@ impl ProviderRegistry {
         for name in BUILT_IN {
             let p = built_in(settings, name);
             status.push((name.to_string(), p.is_configured()));
-            if !p.is_configured() {
-                continue;
+            if p.is_configured() {
+                providers.push(build_built_in(name, p, &http));
             }
-            let (default_url, [chat, embedding, image]) = built_in_defaults(name);
-            let or = |value: &str, default: &str| {
-                if value.trim().is_empty() { default.to_string() } else { value.trim().to_string() }
-            };
-            let base_url = or(&p.base_url, default_url);
-            let models = DefaultModels {
-                chat: or(&p.chat_model, chat),
-                embedding: or(&p.embedding_model, embedding),
-                image: or(&p.image_model, image),
-            };
-            let (api_key, options) = (p.api_key.clone(), p.client_options());
-            let provider: Arc<dyn LlmProvider> = match name {
-                "openai" => Arc::new(OpenAiProvider::new(
-                    OpenAiConfig {
-                        name: name.into(),
-                        kind: ProviderKind::OpenAi,
-                        base_url,
-                        api_key,
-                        organization: p.organization.trim().to_string(),
-                        models,
-                        capabilities: OpenAiCapabilities::OPENAI,
-                        options,
-                    },
-                    http.clone(),
-                )),
-                "anthropic" => Arc::new(AnthropicProvider::new(
-                    AnthropicConfig { name: name.into(), base_url, api_key, models, options },
-                    http.clone(),
-                )),
-                _ => Arc::new(GeminiProvider::new(
-                    GeminiConfig { name: name.into(), base_url, api_key, models, options },
-                    http.clone(),
-                )),
-            };
-            providers.push(provider);
         }
         for c in &settings.openai_compatible {
             status.push((c.name.clone(), true));
-            providers.push(Arc::new(OpenAiProvider::new(
-                OpenAiConfig {
-                    name: c.name.clone(),
-                    kind: ProviderKind::OpenAiCompatible,
-                    base_url: c.base_url.trim().to_string(),
-                    api_key: c.api_key.clone(),
-                    organization: String::new(),
-                    models: DefaultModels {
-                        chat: c.chat_model.trim().to_string(),
-                        embedding: c.embedding_model.trim().to_string(),
-                        image: c.image_model.trim().to_string(),
-                    },
-                    capabilities: OpenAiCapabilities {
-                        embeddings: c.supports_embeddings,
-                        images: c.supports_images,
-                        stream_usage: c.stream_usage,
-                        max_completion_tokens: false,
-                    },
-                    options: c.client_options(),
-                },
-                http.clone(),
-            )));
+            providers.push(build_compatible(c, &http));
         }
-        Ok(ProviderRegistry { providers, status, fallback: settings.fallback.clone() })
+        Ok(ProviderRegistry {
+            providers,
+            status,
+            fallback: settings.fallback.clone(),
+            settings: Arc::new(settings.clone()),
+            http,
+        })
+    }
+
+    /// The provider `name` as configured, but calling with `api_key` (a workspace's own key).
+    pub fn with_key(
+        &self,
+        name: &str,
+        api_key: Secret,
+    ) -> Result<Arc<dyn LlmProvider>, RegistryError> {
+        if BUILT_IN.contains(&name) {
+            let p = ProviderSettings { api_key, ..built_in(&self.settings, name).clone() };
+            return Ok(build_built_in(name, &p, &self.http));
+        }
+        match self.settings.openai_compatible.iter().find(|c| c.name == name) {
+            Some(c) => {
+                Ok(build_compatible(&CompatibleSettings { api_key, ..c.clone() }, &self.http))
+            }
+            None => Err(RegistryError::Unknown(name.to_string())),
+        }
     }
 
     /// Every provider the settings define and whether it is configured, for the health check.
@@ -188,6 +165,73 @@ impl ProviderRegistry {
             },
         })
     }
+}
+
+/// One built-in provider (`openai`, `anthropic` or `gemini`) from its settings.
+fn build_built_in(
+    name: &str,
+    p: &ProviderSettings,
+    http: &reqwest::Client,
+) -> Arc<dyn LlmProvider> {
+    let (default_url, [chat, embedding, image]) = built_in_defaults(name);
+    let or = |value: &str, default: &str| {
+        if value.trim().is_empty() { default.to_string() } else { value.trim().to_string() }
+    };
+    let base_url = or(&p.base_url, default_url);
+    let models = DefaultModels {
+        chat: or(&p.chat_model, chat),
+        embedding: or(&p.embedding_model, embedding),
+        image: or(&p.image_model, image),
+    };
+    let (api_key, options) = (p.api_key.clone(), p.client_options());
+    match name {
+        "openai" => Arc::new(OpenAiProvider::new(
+            OpenAiConfig {
+                name: name.into(),
+                kind: ProviderKind::OpenAi,
+                base_url,
+                api_key,
+                organization: p.organization.trim().to_string(),
+                models,
+                capabilities: OpenAiCapabilities::OPENAI,
+                options,
+            },
+            http.clone(),
+        )),
+        "anthropic" => Arc::new(AnthropicProvider::new(
+            AnthropicConfig { name: name.into(), base_url, api_key, models, options },
+            http.clone(),
+        )),
+        _ => Arc::new(GeminiProvider::new(
+            GeminiConfig { name: name.into(), base_url, api_key, models, options },
+            http.clone(),
+        )),
+    }
+}
+
+fn build_compatible(c: &CompatibleSettings, http: &reqwest::Client) -> Arc<dyn LlmProvider> {
+    Arc::new(OpenAiProvider::new(
+        OpenAiConfig {
+            name: c.name.clone(),
+            kind: ProviderKind::OpenAiCompatible,
+            base_url: c.base_url.trim().to_string(),
+            api_key: c.api_key.clone(),
+            organization: String::new(),
+            models: DefaultModels {
+                chat: c.chat_model.trim().to_string(),
+                embedding: c.embedding_model.trim().to_string(),
+                image: c.image_model.trim().to_string(),
+            },
+            capabilities: OpenAiCapabilities {
+                embeddings: c.supports_embeddings,
+                images: c.supports_images,
+                stream_usage: c.stream_usage,
+                max_completion_tokens: false,
+            },
+            options: c.client_options(),
+        },
+        http.clone(),
+    ))
 }
 
 fn built_in<'a>(settings: &'a AiProviderSettings, name: &str) -> &'a ProviderSettings {

@@ -1,0 +1,490 @@
+//! Knowledge bases: chunking and dedupe, hybrid ranking on a corpus with known answers
+//! (recall@3), full-text-only mode, PDF uploads, and a chat reply citing the right chunk.
+
+use serde_json::{Value, json};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, matchers};
+
+use super::support::*;
+use crate::helpers::{TestApp, assert_problem};
+
+const CORPUS: &[(&str, &str)] = &[
+    (
+        "Refund policy",
+        "Customers can request a refund within 30 days of purchase. Refunds are paid back to the original card within five business days.",
+    ),
+    (
+        "Shipping",
+        "We ship orders with a tracked courier. Shipping inside the country takes two to three days; international shipping takes up to ten days.",
+    ),
+    (
+        "Cancel subscription",
+        "You can cancel your subscription at any time from the billing settings page. Cancellation takes effect at the end of the current period.",
+    ),
+    (
+        "Password reset",
+        "If you forgot your password, use the reset link on the sign-in page. The link expires after one hour.",
+    ),
+    (
+        "Invoices",
+        "Invoices are emailed on the first day of each month. Billing history and receipts are available in the account area.",
+    ),
+    (
+        "Vacation policy",
+        "Employees receive 25 days of paid vacation per year. Vacation requests need manager approval two weeks ahead.",
+    ),
+    (
+        "Office hours",
+        "The office is open from nine to six on weekdays and closed on public holidays.",
+    ),
+    (
+        "Data security",
+        "All customer data is encrypted at rest and in transit. Backups are taken every night and kept for thirty days.",
+    ),
+];
+
+/// Questions and the document that answers each; some share no word with it but a synonym.
+const QUESTIONS: &[(&str, &str)] = &[
+    ("How long do I have to ask for a refund?", "Refund policy"),
+    ("When will I get my money back?", "Refund policy"),
+    ("How many days does international shipping take?", "Shipping"),
+    ("Which firm delivers my parcel?", "Shipping"),
+    ("How do I terminate my plan?", "Cancel subscription"),
+    ("I lost my passcode", "Password reset"),
+    ("Where can I find my receipts?", "Invoices"),
+    ("How much pto do staff get?", "Vacation policy"),
+    ("Is customer data encrypted?", "Data security"),
+    ("What time does the office open?", "Office hours"),
+];
+
+async fn load_corpus(app: &TestApp, token: &str) -> String {
+    let kb = create_kb(app, token, "Help centre").await;
+    for (title, text) in CORPUS {
+        let doc = add_document(
+            app,
+            token,
+            &kb,
+            json!({"title": title, "content": text, "metadata": {"topic": title}}),
+        )
+        .await;
+        assert_eq!(doc["status"], "ready", "{doc}");
+    }
+    kb
+}
+
+async fn recall_at_3(app: &TestApp, token: &str, kb: &str, mode: &str) -> f64 {
+    let mut found = 0;
+    for (question, answer) in QUESTIONS {
+        let result = search(app, token, kb, question, 3).await;
+        assert_eq!(result["mode"], mode);
+        let titles: Vec<&str> = result["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["document_title"].as_str().unwrap())
+            .collect();
+        if titles.contains(answer) {
+            found += 1;
+        }
+    }
+    found as f64 / QUESTIONS.len() as f64
+}
+
+#[tokio::test]
+#[allow(clippy::print_stderr)]
+async fn hybrid_search_finds_what_full_text_alone_misses() {
+    let fake = MockServer::start().await;
+    mount_embeddings(&fake).await;
+    let app = ai_app(&fake, |_| {}).await;
+    let alice = app.signup("alice@example.com").await;
+    let kb = load_corpus(&app, &alice.token).await;
+    let hybrid = recall_at_3(&app, &alice.token, &kb, "hybrid").await;
+    // Vectors are stored for both ranking paths: `real[]` always, pgvector where installed.
+    let pgvector: bool =
+        sqlx::query_scalar("select exists (select 1 from pg_extension where extname = 'vector')")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    let column = if pgvector { "embedding_vector" } else { "embedding" };
+    let unembedded: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "select count(*) from smartflow_ai.chunks where {column} is null"
+    )))
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(unembedded, 0, "every chunk has a vector in `{column}`");
+
+    // The same corpus where no embedding provider is configured: full text alone.
+    let plain = crate::helpers::spawn_app_with(crate::helpers::CacheKind::Memory, |s| {
+        s.process.workers = false;
+        s.process.cron = false;
+    })
+    .await;
+    let bob = plain.signup("bob@example.com").await;
+    let plain_kb = load_corpus(&plain, &bob.token).await;
+    let full_text = recall_at_3(&plain, &bob.token, &plain_kb, "full_text").await;
+    let ranked = if pgvector { "pgvector" } else { "in-process" };
+    eprintln!(
+        "knowledge recall@3 on {} questions: hybrid ({ranked}) {hybrid:.2}, full text only {full_text:.2}",
+        QUESTIONS.len()
+    );
+    assert!(hybrid >= 0.9, "hybrid recall@3 was {hybrid}");
+    assert!(hybrid > full_text, "vectors must add what words miss ({hybrid} vs {full_text})");
+
+    // Lexical questions still work without vectors, ranked first; the note says why.
+    let result = search(&plain, &bob.token, &plain_kb, "international shipping days", 3).await;
+    assert_eq!(result["hits"][0]["document_title"], "Shipping");
+    assert_eq!(result["hits"][0]["vector_rank"], Value::Null);
+    let docs: Vec<Value> = plain
+        .get_as(&format!("/api/knowledge/{plain_kb}/documents"), &bob.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(docs[0]["error"].as_str().unwrap().contains("full-text search only"));
+
+    // Metadata filters and the score threshold.
+    let res = app
+        .post_as(
+            &format!("/api/knowledge/{kb}/search"),
+            &alice.token,
+            &json!({"query": "days", "top_k": 10, "filter": {"topic": "Shipping"}}),
+        )
+        .await;
+    let filtered: Value = res.json().await.unwrap();
+    let titles: Vec<&str> = filtered["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["document_title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["Shipping"]);
+    let res = app
+        .post_as(
+            &format!("/api/knowledge/{kb}/search"),
+            &alice.token,
+            &json!({"query": "refund", "top_k": 10, "min_score": 0.9}),
+        )
+        .await;
+    let strict: Value = res.json().await.unwrap();
+    assert!(strict["hits"].as_array().unwrap().iter().all(|h| h["score"].as_f64().unwrap() >= 0.9));
+    assert_eq!(strict["hits"][0]["document_title"], "Refund policy");
+    let usage: i64 = sqlx::query_scalar(
+        "select count(*) from smartflow_ai.usage_ledger where operation = 'embedding'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert!(
+        usage >= (CORPUS.len() + QUESTIONS.len()) as i64,
+        "each embedding call is in the ledger"
+    );
+}
+
+#[tokio::test]
+async fn documents_are_chunked_with_overlap_and_duplicates_are_stored_once() {
+    let fake = MockServer::start().await;
+    mount_embeddings(&fake).await;
+    let app = ai_app(&fake, |s| {
+        s.ai.knowledge.chunk_chars = 200;
+        s.ai.knowledge.chunk_overlap_chars = 40;
+    })
+    .await;
+    let alice = app.signup("alice@example.com").await;
+    let kb = create_kb(&app, &alice.token, "Manual").await;
+    let p1 = "The espresso machine heats up in about twenty minutes. Always fill the water tank before switching it on, and empty the drip tray daily.";
+    let long = format!(
+        "{p1}\n\n{}",
+        "Descale the boiler every month with the provided solution. ".repeat(8)
+    );
+    let doc = add_document(
+        &app,
+        &alice.token,
+        &kb,
+        json!({"title": "Espresso", "content": long, "format": "markdown"}),
+    )
+    .await;
+    assert_eq!(doc["status"], "ready");
+    let chunks: Vec<Value> = app
+        .get_as(
+            &format!("/api/knowledge/{kb}/documents/{}/chunks", doc["id"].as_str().unwrap()),
+            &alice.token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(chunks.len() >= 3, "{chunks:?}");
+    assert_eq!(chunks[0]["content"], p1, "the first chunk ends at the paragraph break");
+    let text: Vec<char> = long.chars().collect();
+    for pair in chunks.windows(2) {
+        assert!(
+            pair[1]["start_offset"].as_i64() < pair[0]["end_offset"].as_i64(),
+            "chunks overlap"
+        );
+    }
+    for c in &chunks {
+        let (s, e) = (
+            c["start_offset"].as_u64().unwrap() as usize,
+            c["end_offset"].as_u64().unwrap() as usize,
+        );
+        assert_eq!(
+            c["content"].as_str().unwrap(),
+            text[s..e].iter().collect::<String>(),
+            "offsets point into the text"
+        );
+        assert_eq!(c["embedded"], true);
+    }
+
+    // The same text again is refused; a document sharing a paragraph stores it once.
+    let again = app
+        .post_as(&format!("/api/knowledge/{kb}/documents"), &alice.token, &json!({"content": long}))
+        .await;
+    assert_problem(again, 409).await;
+    let shared = add_document(&app, &alice.token, &kb, json!({"title": "Quick start", "content": format!("{p1}\n\nPress the steam button for milk, wait until the light turns green, then froth for thirty seconds and wipe the wand.")})).await;
+    assert_eq!(shared["duplicate_chunks"], 1);
+    assert_eq!(shared["chunk_count"], 1);
+    let stored: i64 =
+        sqlx::query_scalar("select count(*) from smartflow_ai.chunks where content = $1")
+            .bind(p1)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(stored, 1);
+
+    // HTML loses its markup; a PDF upload is read by the PDF extractor.
+    let html = add_document(&app, &alice.token, &kb, json!({"content": "<h1>Grinder</h1><script>x()</script><p>Set the grind to 12 for espresso.</p>", "format": "html"})).await;
+    assert_eq!(html["title"], "Grinder");
+    // Searched once, so this instance holds the vectors in memory; the new document must
+    // still be found by its vector (the cache follows the knowledge base's revision).
+    search(&app, &alice.token, &kb, "espresso", 1).await;
+    let upload: Value = app
+        .upload(
+            &alice.token,
+            "warranty.pdf",
+            &pdf_with_text("Warranty covers two years of repairs"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let pdf = add_document(&app, &alice.token, &kb, json!({"upload_id": upload["id"]})).await;
+    assert_eq!(pdf["status"], "ready", "{pdf}");
+    assert_eq!(pdf["source"], "pdf");
+    let hit = search(&app, &alice.token, &kb, "warranty repairs", 1).await;
+    assert_eq!(hit["hits"][0]["document_id"], pdf["id"]);
+    assert_eq!(hit["hits"][0]["vector_rank"], 1);
+    assert!(hit["hits"][0]["content"].as_str().unwrap().contains("Warranty covers two years"));
+}
+
+/// A one-page PDF showing `text` in Helvetica, with a correct cross-reference table.
+fn pdf_with_text(text: &str) -> Vec<u8> {
+    let content = format!("BT /F1 12 Tf 72 720 Td ({text}) Tj ET");
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_string(),
+        format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".to_string(),
+    ];
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = pdf.len();
+    pdf.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for o in offsets {
+        pdf.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    pdf
+}
+
+/// A model that answers from its sources: it cites the source whose text has the phrase.
+struct CitingModel(&'static str);
+
+impl Respond for CitingModel {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let body: Value = serde_json::from_slice(&req.body).unwrap_or_default();
+        let system = body["messages"][0]["content"].as_str().unwrap_or("").to_string();
+        let cited = system
+            .split("\n\n")
+            .find(|s| s.contains(self.0))
+            .and_then(|s| s.lines().find_map(|l| l.strip_prefix('[')))
+            .and_then(|s| s.split(']').next())
+            .map(str::to_string);
+        let answer = match cited {
+            Some(n) => format!("You have 30 days [{n}]."),
+            None => "I do not know.".to_string(),
+        };
+        sse(stream_body(&[&answer], 200, 6))
+    }
+}
+
+#[tokio::test]
+async fn a_chat_reply_cites_the_chunk_that_holds_the_answer() {
+    let fake = MockServer::start().await;
+    mount_embeddings(&fake).await;
+    Mock::given(matchers::method("POST"))
+        .and(matchers::path("/v1/chat/completions"))
+        .respond_with(CitingModel("within 30 days"))
+        .mount(&fake)
+        .await;
+    let app = ai_app(&fake, |_| {}).await;
+    let alice = app.signup("alice@example.com").await;
+    let kb = load_corpus(&app, &alice.token).await;
+    let agent = create_agent(
+        &app,
+        &alice.token,
+        json!({"system_prompt": "Answer from the sources.", "knowledge_bases": [kb]}),
+    )
+    .await;
+    let accepted: Value = app
+        .post_as(
+            "/api/chat",
+            &alice.token,
+            &json!({"agent_id": agent, "message": "How long do I have to ask for a refund?"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    app.run_jobs().await;
+
+    let status: Value = app
+        .get_as(&format!("/api/chat/jobs/{}?after=0", accepted["job_id"]), &alice.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["status"], "completed");
+    let citations = status["message"]["citations"].as_array().unwrap();
+    assert_eq!(citations.len(), 1, "{status}");
+    assert_eq!(citations[0]["document_title"], "Refund policy");
+    assert!(citations[0]["snippet"].as_str().unwrap().contains("within 30 days"));
+    let chunk_id: String = sqlx::query_scalar("select c.id::text from smartflow_ai.chunks c join smartflow_ai.documents d on d.id = c.document_id where d.title = 'Refund policy'").fetch_one(&app.db).await.unwrap();
+    assert_eq!(citations[0]["chunk_id"], chunk_id.as_str());
+    let kinds: Vec<&str> =
+        status["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["token", "citation", "done"]);
+}
+
+#[tokio::test]
+async fn the_tool_loop_fetches_allowed_urls_only_and_stops_at_its_cap() {
+    let fake = MockServer::start().await;
+    let site = MockServer::start().await;
+    Mock::given(matchers::path("/status"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw("<p>All systems <b>operational</b></p>", "text/html"),
+        )
+        .mount(&site)
+        .await;
+    let allowed = format!("{}/status", site.uri());
+    // The model asks for the page again and again; the cap stops it.
+    Mock::given(matchers::method("POST"))
+        .and(matchers::path("/v1/chat/completions"))
+        .respond_with(sse(tool_call_body("call_1", "http_fetch", &json!({"url": allowed}))))
+        .mount(&fake)
+        .await;
+    let app = ai_app(&fake, |s| s.ai.tools.allow_private_targets = true).await;
+    let alice = app.signup("alice@example.com").await;
+    let agent = create_agent(
+        &app,
+        &alice.token,
+        json!({
+            "tools": [{"type": "http_fetch", "allowed_urls": [allowed]}, {"type": "current_time"}],
+            "max_tool_iterations": 3
+        }),
+    )
+    .await;
+    let accepted: Value = app
+        .post_as(
+            "/api/chat",
+            &alice.token,
+            &json!({"agent_id": agent, "message": "Is the service up?"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    app.run_jobs().await;
+
+    let requests = fake.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 3, "one model call per allowed iteration");
+    let last: Value = serde_json::from_slice(&requests[2].body).unwrap();
+    assert_eq!(last["tool_choice"], "none", "the last call must answer in words");
+    let tool_results: Vec<&Value> =
+        last["messages"].as_array().unwrap().iter().filter(|m| m["role"] == "tool").collect();
+    assert!(tool_results[0]["content"].as_str().unwrap().contains("All systems operational"));
+    let status: Value = app
+        .get_as(&format!("/api/chat/jobs/{}", accepted["job_id"]), &alice.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let calls = status["message"]["tool_calls"].as_array().unwrap();
+    assert_eq!(calls.len(), 2, "calls asked for on the last turn are not run");
+    assert_eq!(calls[0]["is_error"], false);
+
+    // A URL outside the allow-list is refused without being fetched.
+    let app2_fake = MockServer::start().await;
+    Mock::given(matchers::method("POST"))
+        .and(matchers::path("/v1/chat/completions"))
+        .respond_with(sse(tool_call_body(
+            "call_9",
+            "http_fetch",
+            &json!({"url": format!("{}/admin", site.uri())}),
+        )))
+        .up_to_n_times(1)
+        .mount(&app2_fake)
+        .await;
+    mount_chat(&app2_fake, &["Sorry."]).await;
+    let app2 = ai_app(&app2_fake, |s| s.ai.tools.allow_private_targets = true).await;
+    let bob = app2.signup("bob@example.com").await;
+    let agent = create_agent(
+        &app2,
+        &bob.token,
+        json!({"tools": [{"type": "http_fetch", "allowed_urls": [allowed]}]}),
+    )
+    .await;
+    let accepted: Value = app2
+        .post_as(
+            "/api/chat",
+            &bob.token,
+            &json!({"agent_id": agent, "message": "Open the admin page"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    app2.run_jobs().await;
+    let status: Value = app2
+        .get_as(&format!("/api/chat/jobs/{}", accepted["job_id"]), &bob.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["message"]["tool_calls"][0]["is_error"], true);
+    assert!(
+        status["message"]["tool_calls"][0]["result_preview"]
+            .as_str()
+            .unwrap()
+            .contains("not allowed")
+    );
+    assert_eq!(status["message"]["content"], "Sorry.");
+    let fetched = site.received_requests().await.unwrap();
+    assert!(
+        fetched.iter().all(|r| r.url.path() == "/status"),
+        "the admin page was never requested"
+    );
+}
