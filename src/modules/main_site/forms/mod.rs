@@ -160,6 +160,32 @@ pub fn with_query(path: &str, key: &str, value: &str) -> String {
     format!("{base}?{}", ser.finish())
 }
 
+/// The answer to a public form: `202` JSON for scripts; for an HTML form a redirect to
+/// `thanks`, or back to the form page (`return_to`, else `form_page`) showing its mistakes.
+pub async fn answer<T, R>(
+    state: &AppState,
+    sub: Submission<T>,
+    return_to: Option<&str>,
+    form_page: &str,
+    thanks: &str,
+    result: Result<R, AppError>,
+) -> Result<HttpResponse, actix_web::Error> {
+    match (sub.encoding, result) {
+        (Encoding::Json, Ok(_)) => {
+            Ok(HttpResponse::Accepted().json(crate::modules::main_site::leads::submit::Received {
+                status: "received".into(),
+            }))
+        }
+        (Encoding::Json, Err(e)) => Err(e.into()),
+        (Encoding::Form, Ok(_)) => Ok(see_other(thanks)),
+        (Encoding::Form, Err(e @ AppError::Internal(_))) => Err(e.into()),
+        (Encoding::Form, Err(e)) => {
+            let back = safe_path(return_to, form_page);
+            Ok(back_with_errors(state, &back, sub.values, e).await)
+        }
+    }
+}
+
 pub fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location))

@@ -13,7 +13,7 @@ use crate::{
     error::{AppError, FieldError, Validator},
     modules::main_site::{
         MainSite,
-        forms::{self, Encoding, Screen, fields},
+        forms::{self, Screen, fields},
         leads::submit::Received,
         notify,
     },
@@ -141,16 +141,7 @@ pub async fn create_inquiry(
 ) -> Result<HttpResponse, actix_web::Error> {
     let sub = forms::read::<ContactSubmission>(&req, payload).await?;
     let result = submit(&state, &req, &sub.input).await;
-    match (sub.encoding, result) {
-        (Encoding::Json, Ok(_)) => {
-            Ok(HttpResponse::Accepted().json(Received { status: "received".into() }))
-        }
-        (Encoding::Json, Err(e)) => Err(e.into()),
-        (Encoding::Form, Ok(_)) => Ok(forms::see_other("/thanks?form=contact")),
-        (Encoding::Form, Err(e @ AppError::Internal(_))) => Err(e.into()),
-        (Encoding::Form, Err(e)) => {
-            let back = forms::safe_path(sub.input.return_to.as_deref(), "/contact");
-            Ok(forms::back_with_errors(&state, &back, sub.values, e).await)
-        }
-    }
+    let return_to = sub.input.return_to.clone();
+    forms::answer(&state, sub, return_to.as_deref(), "/contact", "/thanks?form=contact", result)
+        .await
 }

@@ -12,7 +12,7 @@ use crate::{
     domain::Email,
     error::{AppError, FieldError, Validator},
     modules::main_site::{
-        forms::{self, Checkbox, Encoding, Screen, fields},
+        forms::{self, Checkbox, Screen, fields},
         leads::model::LeadStatus,
         notify,
     },
@@ -233,16 +233,6 @@ pub async fn create_lead(
 ) -> Result<HttpResponse, actix_web::Error> {
     let sub = forms::read::<LeadSubmission>(&req, payload).await?;
     let result = submit(&state, &req, &sub.input).await;
-    match (sub.encoding, result) {
-        (Encoding::Json, Ok(_)) => {
-            Ok(HttpResponse::Accepted().json(Received { status: "received".into() }))
-        }
-        (Encoding::Json, Err(e)) => Err(e.into()),
-        (Encoding::Form, Ok(_)) => Ok(forms::see_other("/thanks?form=lead")),
-        (Encoding::Form, Err(e @ AppError::Internal(_))) => Err(e.into()),
-        (Encoding::Form, Err(e)) => {
-            let back = forms::safe_path(sub.input.return_to.as_deref(), "/demo");
-            Ok(forms::back_with_errors(&state, &back, sub.values, e).await)
-        }
-    }
+    let return_to = sub.input.return_to.clone();
+    forms::answer(&state, sub, return_to.as_deref(), "/demo", "/thanks?form=lead", result).await
 }
