@@ -6,7 +6,11 @@ PG="${BENCH_PG:-postgres://postgres@127.0.0.1:5432}"
 BENCH_DB="${BENCH_DB:-smartflow_bench_http}"
 PORT="${BENCH_PORT:-3300}"
 BASE="http://127.0.0.1:$PORT"
+DURATION="${DURATION:-10s}"
+CONNECTIONS="${CONNECTIONS:-64}"
+THREADS="${THREADS:-2}"
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
+scripts/services
 cargo build --release --locked --quiet
 BIN=target/release/smartflow
 
@@ -32,7 +36,11 @@ stop_app() {
     kill -TERM "$SF_PID"; wait "$SF_PID" 2>/dev/null || true
   fi
 }
-trap stop_app EXIT
+cleanup() {
+  stop_app
+  psql "$PG/postgres" -qXc "drop database if exists $BENCH_DB with (force)" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
 
 fresh_db() {
   psql "$PG/postgres" -qc "drop database if exists $BENCH_DB with (force)" >/dev/null
@@ -40,10 +48,11 @@ fresh_db() {
 
 rss_mb() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 
-# wrk_run <name> <wrk args...>: prints <name>_rps and <name>_p99_ms.
+# wrk_run <name> <wrk args...>: prints <name>_rps and <name>_p99_ms (DURATION, CONNECTIONS and
+# THREADS set the load; 10 s, 64 and 2 by default).
 wrk_run() {
   local name=$1; shift
-  local out; out=$(wrk -t2 -c64 -d10s --latency "$@")
+  local out; out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$@")
   echo "${name}_rps: $(echo "$out" | awk '/Requests\/sec/ {print $2}')"
   echo "${name}_p99_ms: $(echo "$out" | awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; print v}')"
   echo "$out" | grep -q "Non-2xx" && echo "${name}_non_2xx: $(echo "$out" | awk '/Non-2xx/ {print $5}')" || true
