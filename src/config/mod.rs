@@ -253,6 +253,10 @@ pub struct RateLimitSettings {
 pub struct RateLimitGroup {
     pub name: String,
     pub prefixes: Vec<String>,
+    /// HTTP methods the group counts (e.g. `["POST"]`); empty: every method. Requests of other
+    /// methods fall through to the next matching group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub methods: Vec<String>,
     pub requests: u64,
     pub window_secs: u64,
 }
@@ -517,24 +521,28 @@ impl Default for Settings {
                     RateLimitGroup {
                         name: "api".into(),
                         prefixes: vec!["/api/".into(), "/ws/".into()],
+                        methods: vec![],
                         requests: 600,
                         window_secs: 60,
                     },
                     RateLimitGroup {
                         name: "auth".into(),
                         prefixes: vec!["/api/auth/".into()],
+                        methods: vec![],
                         requests: 30,
                         window_secs: 60,
                     },
                     RateLimitGroup {
                         name: "forms".into(),
                         prefixes: vec!["/api/leads".into(), "/api/contact".into()],
+                        methods: vec!["POST".into()],
                         requests: 20,
                         window_secs: 60,
                     },
                     RateLimitGroup {
                         name: "pages".into(),
                         prefixes: vec!["/".into()],
+                        methods: vec![],
                         requests: 1_200,
                         window_secs: 60,
                     },
@@ -939,6 +947,16 @@ impl Settings {
             }
         }
         for group in &self.rate_limit.groups {
+            if let Some(m) = group
+                .methods
+                .iter()
+                .find(|m| m.is_empty() || !m.bytes().all(|b| b.is_ascii_uppercase() || b == b'-'))
+            {
+                return Err(ConfigError::invalid(
+                    format!("rate_limit.groups[{}].methods", group.name),
+                    format!("`{m}` is not an HTTP method in capitals such as \"POST\""),
+                ));
+            }
             if group.requests == 0 || group.window_secs == 0 {
                 return Err(ConfigError::invalid(
                     format!("rate_limit.groups[{}]", group.name),

@@ -316,3 +316,30 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
     }
     rows
 }
+
+#[tokio::test]
+async fn the_form_limit_counts_public_posts_not_staff_work() {
+    let app = super::support::app_with(|s| {
+        let forms = s.rate_limit.groups.iter_mut().find(|g| g.name == "forms").unwrap();
+        forms.requests = 2;
+    })
+    .await;
+    let staff = staff(&app, "staff@example.com").await;
+    // Reading, exporting, changing and erasing are API calls, however many there are.
+    for _ in 0..4 {
+        let res = app.get_as("/api/leads", &staff.token).await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(header(res.headers(), "ratelimit-limit"), "600");
+        assert_eq!(app.get_as("/api/contact", &staff.token).await.status(), 200);
+        assert_eq!(app.get_as("/api/leads/export.csv", &staff.token).await.status(), 200);
+    }
+    // Public posts count against the form group.
+    for i in 0..2 {
+        let res = app.post_json("/api/leads", &lead(&app, &format!("l{i}@example.com"))).await;
+        assert_eq!(res.status(), 202);
+        assert_eq!(header(res.headers(), "ratelimit-limit"), "2");
+    }
+    let res = app.post_json("/api/leads", &lead(&app, "l3@example.com")).await;
+    assert_problem(res, 429).await;
+    assert_eq!(app.get_as("/api/leads", &staff.token).await.status(), 200);
+}
