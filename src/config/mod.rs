@@ -422,7 +422,7 @@ pub struct PlanSettings {
     pub description: String,
     /// Price per interval in the smallest currency unit (cents).
     pub price_cents: i64,
-    /// `month` or `year`.
+    /// Stripe's billing interval: `day`, `week`, `month` or `year`.
     pub interval: String,
     /// Stripe Price id (`price_…`) used at checkout; empty for free plans.
     pub stripe_price_id: String,
@@ -1028,10 +1028,10 @@ impl Settings {
             ));
         }
         for p in &self.billing.plans {
-            if !matches!(p.interval.as_str(), "month" | "year") {
+            if !matches!(p.interval.as_str(), "day" | "week" | "month" | "year") {
                 return Err(ConfigError::invalid(
                     format!("billing.plans[{}].interval", p.id),
-                    "expected `month` or `year`",
+                    "expected Stripe's `day`, `week`, `month` or `year`",
                 ));
             }
         }

@@ -166,24 +166,3 @@ pub async fn payment_failed(
     }
     Ok(())
 }
-
-/// `1234` + `usd` → `USD 12.34` (zero-decimal currencies such as JPY have no cents).
-pub fn money(cents: i64, currency: &str) -> String {
-    let code = currency.to_ascii_uppercase();
-    const ZERO_DECIMAL: [&str; 8] = ["JPY", "KRW", "VND", "CLP", "ISK", "UGX", "XAF", "XOF"];
-    if ZERO_DECIMAL.contains(&code.as_str()) {
-        format!("{code} {cents}")
-    } else {
-        format!("{code} {}.{:02}", cents / 100, (cents % 100).abs())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn money_is_formatted_per_currency() {
-        assert_eq!(super::money(1_234, "usd"), "USD 12.34");
-        assert_eq!(super::money(500, "jpy"), "JPY 500");
-        assert_eq!(super::money(5, "eur"), "EUR 0.05");
-    }
-}

@@ -10,7 +10,10 @@ use uuid::Uuid;
 use super::stripe::{CheckoutSession, Event, Invoice, Subscription};
 use crate::{
     error::AppError,
-    modules::main_site::notify::{self, PaymentFailedMail},
+    modules::main_site::{
+        money,
+        notify::{self, PaymentFailedMail},
+    },
     platform::events::{Actor, Event as DomainEvent, record_event},
     state::AppState,
 };
@@ -314,7 +317,7 @@ async fn payment_failed(
         site: &state.settings.app.name,
         plan: &plan_name,
         workspace: &workspace_name,
-        amount: notify::money(invoice.amount_due, &invoice.currency),
+        amount: money::with_code(invoice.amount_due, &invoice.currency),
         next_attempt: invoice
             .next_payment_attempt
             .and_then(|t| DateTime::from_timestamp(t, 0))
