@@ -1,6 +1,7 @@
 //! Billing with Stripe: Checkout for a plan, the Customer Portal, and the webhook that keeps
 //! `smartflow_shared.subscriptions` in step. Entitlements are read through `platform::plans`.
 
+pub mod invoices;
 pub mod pages;
 pub mod routes;
 pub mod stripe;
@@ -35,6 +36,7 @@ pub struct SubscriptionRow {
     pub stripe_subscription_id: Option<String>,
     pub current_period_end: Option<DateTime<Utc>>,
     pub cancel_at_period_end: bool,
+    pub last_payment_failed_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -44,7 +46,7 @@ pub async fn subscription(
 ) -> Result<Option<SubscriptionRow>, sqlx::Error> {
     sqlx::query_as(
         "select workspace_id, plan_id, status, stripe_customer_id, stripe_subscription_id, \
-           current_period_end, cancel_at_period_end, updated_at \
+           current_period_end, cancel_at_period_end, last_payment_failed_at, updated_at \
          from smartflow_shared.subscriptions where workspace_id = $1",
     )
     .bind(workspace)
@@ -66,6 +68,8 @@ pub struct BillingStatus {
     pub current_period_end: Option<DateTime<Utc>>,
     /// The plan ends at `current_period_end` instead of renewing.
     pub cancel_at_period_end: bool,
+    /// When Stripe last reported a failed payment (`invoice.payment_failed`).
+    pub last_payment_failed_at: Option<DateTime<Utc>>,
     /// The Customer Portal is available (`POST /api/billing/portal`).
     pub has_billing_account: bool,
     /// Stripe is configured on this server.
@@ -81,6 +85,7 @@ pub async fn status(state: &AppState, workspace: Uuid) -> Result<BillingStatus, 
         status: row.as_ref().map(|r| r.status.clone()),
         current_period_end: row.as_ref().and_then(|r| r.current_period_end),
         cancel_at_period_end: row.as_ref().is_some_and(|r| r.cancel_at_period_end),
+        last_payment_failed_at: row.as_ref().and_then(|r| r.last_payment_failed_at),
         has_billing_account: row.as_ref().is_some_and(|r| r.stripe_customer_id.is_some()),
         checkout_enabled: state.ext::<MainSite>().is_ok_and(|m| m.stripe.is_some()),
     })

@@ -48,6 +48,13 @@ impl BillingPage<'_> {
             .map(|t| t.format("%-d %B %Y").to_string())
             .unwrap_or_default()
     }
+
+    fn failed_on(&self) -> String {
+        self.billing
+            .last_payment_failed_at
+            .map(|t| format!(" on {}", t.format("%-d %B %Y")))
+            .unwrap_or_default()
+    }
 }
 
 // not-in-openapi: HTML page
