@@ -633,7 +633,7 @@ impl Default for Settings {
                 stripe_secret_key: Secret::default(),
                 stripe_webhook_secret: Secret::default(),
                 stripe_api_base: "https://api.stripe.com".into(),
-                stripe_timeout_ms: 20_000,
+                stripe_timeout_ms: 10_000,
                 plans: default_plans(),
             },
             main_site: MainSiteSettings::default(),

@@ -100,10 +100,14 @@ fn client(state: &AppState) -> Result<&StripeClient, AppError> {
 }
 
 /// A per-operation idempotency key: the caller's `Idempotency-Key` (so its retries reach Stripe
-/// as one request), or a fresh one.
-fn idempotency_key(op: &str, workspace: Uuid, given: Option<&str>) -> String {
+/// as one request), or a fresh one. The parameters are part of it: the same caller key with
+/// another plan is another Stripe request, not one Stripe refuses as a reuse.
+fn idempotency_key(op: &str, workspace: Uuid, given: Option<&str>, params: &Form) -> String {
     match given.map(str::trim).filter(|k| !k.is_empty()) {
-        Some(k) => format!("{op}:{workspace}:{}", &sha256_hex(k)[..32]),
+        Some(k) => {
+            let request = sha256_hex(format!("{k}\n{}", params.encode()));
+            format!("{op}:{workspace}:{}", &request[..32])
+        }
         None => format!("{op}:{workspace}:{}", Uuid::new_v4().simple()),
     }
 }
@@ -160,8 +164,9 @@ pub async fn start_checkout(
         "cancel_url": site_url(state, "/app/billing?checkout=cancelled"),
         "allow_promotion_codes": true,
     });
-    let key = idempotency_key("checkout", ws, idempotency);
-    let session = stripe.create_checkout_session(&Form::from_json(&params), &key).await?;
+    let form = Form::from_json(&params);
+    let key = idempotency_key("checkout", ws, idempotency, &form);
+    let session = stripe.create_checkout_session(&form, &key).await?;
     if session.url.is_none() {
         return Err(AppError::BadGateway(
             "Stripe returned a checkout session without a URL.".into(),
@@ -189,9 +194,11 @@ pub async fn open_portal(
                 "This workspace has no billing account yet; choose a paid plan first.".into(),
             )
         })?;
-    let key = idempotency_key("portal", ws, idempotency);
-    let session =
-        stripe.create_portal_session(&customer, &site_url(state, "/app/billing"), &key).await?;
+    let return_url = site_url(state, "/app/billing");
+    let mut form = Form::new();
+    form.push("customer", &customer).push("return_url", &return_url);
+    let key = idempotency_key("portal", ws, idempotency, &form);
+    let session = stripe.create_portal_session(&form, &key).await?;
     let mut tx = state.db.begin().await?;
     let event = Event::new("billing.portal_opened", "workspace", ws, json!({})).workspace(ws);
     record_event(&mut tx, &who.actor(), event).await?;
