@@ -63,7 +63,7 @@ pub async fn lead(
     };
     let mut email = OutgoingEmail::text(to, &subject, body);
     email.reply_to = Some(lead.email.to_string());
-    mail::enqueue(conn, state, email).await
+    mail::enqueue_regarding(conn, state, email, &format!("lead:{id}")).await
 }
 
 #[derive(Template)]
@@ -122,7 +122,7 @@ pub async fn inquiry(
             body,
         );
         email.reply_to = Some(inquiry.email.to_string());
-        mail::enqueue(&mut *conn, state, email).await?;
+        mail::enqueue_regarding(&mut *conn, state, email, &format!("inquiry:{id}")).await?;
     }
     let content = state.ext::<super::MainSite>()?;
     let body = render(&InquiryReceivedMail {
@@ -137,7 +137,7 @@ pub async fn inquiry(
     if !team.is_empty() {
         email.reply_to = Some(team.clone());
     }
-    mail::enqueue(conn, state, email).await
+    mail::enqueue_regarding(conn, state, email, &format!("inquiry:{id}")).await
 }
 
 #[derive(Template)]
