@@ -20,6 +20,9 @@ pub struct MainSiteSettings {
     pub min_fill_secs: u64,
     /// A form older than this is refused; the visitor reloads the page.
     pub form_max_age_secs: u64,
+    /// Each form token is accepted once (its nonce is remembered until it expires), so a page
+    /// fetched once cannot be replayed. Off only for load tests that reuse one token.
+    pub single_use_form_tokens: bool,
     /// Lead and contact submissions per client address per window; 0 = no limit. Off with
     /// `rate_limit.enabled = false` too.
     pub submissions_per_ip: u64,
@@ -43,6 +46,7 @@ impl Default for MainSiteSettings {
             support_email: "support@example.com".into(),
             min_fill_secs: 3,
             form_max_age_secs: 86_400,
+            single_use_form_tokens: true,
             submissions_per_ip: 30,
             submissions_per_email: 5,
             submission_window_secs: 3_600,

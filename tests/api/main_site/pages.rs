@@ -61,7 +61,7 @@ async fn forms_have_labels_a_honeypot_and_a_form_token() {
         assert!(header(res.headers(), "cache-control").contains("public"), "{path} is cacheable");
         let html = res.text().await.unwrap();
         assert!(html.contains(&format!("action=\"{action}\"")), "{path}");
-        assert!(html.contains("name=\"form_token\" value=\"v1."), "{path}");
+        assert!(html.contains("name=\"form_token\" value=\"v2."), "{path}");
         assert!(html.contains("class=\"form-trap\" aria-hidden=\"true\""), "{path}");
         for field in ["name", "email", "message"] {
             assert!(
