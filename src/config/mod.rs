@@ -253,6 +253,10 @@ pub struct RateLimitSettings {
 pub struct RateLimitGroup {
     pub name: String,
     pub prefixes: Vec<String>,
+    /// HTTP methods the group counts (e.g. `["POST"]`); empty: every method. Requests of other
+    /// methods fall through to the next matching group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub methods: Vec<String>,
     pub requests: u64,
     pub window_secs: u64,
 }
@@ -418,7 +422,7 @@ pub struct PlanSettings {
     pub description: String,
     /// Price per interval in the smallest currency unit (cents).
     pub price_cents: i64,
-    /// `month` or `year`.
+    /// Stripe's billing interval: `day`, `week`, `month` or `year`.
     pub interval: String,
     /// Stripe Price id (`price_…`) used at checkout; empty for free plans.
     pub stripe_price_id: String,
@@ -517,24 +521,28 @@ impl Default for Settings {
                     RateLimitGroup {
                         name: "api".into(),
                         prefixes: vec!["/api/".into(), "/ws/".into()],
+                        methods: vec![],
                         requests: 600,
                         window_secs: 60,
                     },
                     RateLimitGroup {
                         name: "auth".into(),
                         prefixes: vec!["/api/auth/".into()],
+                        methods: vec![],
                         requests: 30,
                         window_secs: 60,
                     },
                     RateLimitGroup {
                         name: "forms".into(),
                         prefixes: vec!["/api/leads".into(), "/api/contact".into()],
+                        methods: vec!["POST".into()],
                         requests: 20,
                         window_secs: 60,
                     },
                     RateLimitGroup {
                         name: "pages".into(),
                         prefixes: vec!["/".into()],
+                        methods: vec![],
                         requests: 1_200,
                         window_secs: 60,
                     },
@@ -625,7 +633,7 @@ impl Default for Settings {
                 stripe_secret_key: Secret::default(),
                 stripe_webhook_secret: Secret::default(),
                 stripe_api_base: "https://api.stripe.com".into(),
-                stripe_timeout_ms: 20_000,
+                stripe_timeout_ms: 10_000,
                 plans: default_plans(),
             },
             main_site: MainSiteSettings::default(),
@@ -939,6 +947,16 @@ impl Settings {
             }
         }
         for group in &self.rate_limit.groups {
+            if let Some(m) = group
+                .methods
+                .iter()
+                .find(|m| m.is_empty() || !m.bytes().all(|b| b.is_ascii_uppercase() || b == b'-'))
+            {
+                return Err(ConfigError::invalid(
+                    format!("rate_limit.groups[{}].methods", group.name),
+                    format!("`{m}` is not an HTTP method in capitals such as \"POST\""),
+                ));
+            }
             if group.requests == 0 || group.window_secs == 0 {
                 return Err(ConfigError::invalid(
                     format!("rate_limit.groups[{}]", group.name),
@@ -1010,10 +1028,10 @@ impl Settings {
             ));
         }
         for p in &self.billing.plans {
-            if !matches!(p.interval.as_str(), "month" | "year") {
+            if !matches!(p.interval.as_str(), "day" | "week" | "month" | "year") {
                 return Err(ConfigError::invalid(
                     format!("billing.plans[{}].interval", p.id),
-                    "expected `month` or `year`",
+                    "expected Stripe's `day`, `week`, `month` or `year`",
                 ));
             }
         }

@@ -190,10 +190,11 @@ pub async fn rate_limit(
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
-    let Some(limit) = state.rate_limiter.limit_for(req.path()).cloned() else {
+    let Some(limit) = state.rate_limiter.limit_for(req.method().as_str(), req.path()).cloned()
+    else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
-    let subject = subject(&req, &state);
+    let subject = subject(&req, &state).await;
     let Some(decision) = RateLimiter::hit(state.cache.as_ref(), &limit, &subject).await else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
@@ -230,20 +231,19 @@ pub async fn rate_limit(
     Ok(res)
 }
 
-/// A caller with a valid access token is limited as that user (wherever they connect from);
-/// anyone else by client address. Checking the signature costs microseconds; an invalid or
-/// forged token falls back to the address, so rotating tokens does not escape the limit.
-fn subject(req: &ServiceRequest, state: &AppState) -> String {
-    let bearer = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .filter(|t| !t.starts_with(crate::platform::auth::api_keys::KEY_PREFIX));
-    if let Some(token) = bearer
-        && let Ok(claims) = crate::platform::auth::tokens::decode(&state.settings.auth, token)
-    {
-        return format!("user:{}", claims.sub);
+/// An authenticated caller (access token, API key or session cookie) is limited as that user
+/// or key, wherever they connect from, so colleagues behind one address keep their own
+/// allowance; anyone else by client address. The principal is resolved once and kept for the
+/// handler (sessions and keys are cached); a forged or expired credential falls back to the
+/// address, so rotating credentials does not escape the limit.
+async fn subject(req: &ServiceRequest, state: &AppState) -> String {
+    let has_credentials = req.headers().contains_key(header::AUTHORIZATION)
+        || req.cookie(crate::platform::auth::SESSION_COOKIE).is_some();
+    if has_credentials && let Ok(who) = crate::platform::auth::authenticate(req.request()).await {
+        return match who.api_key_id {
+            Some(key) => format!("key:{key}"),
+            None => format!("user:{}", who.user_id),
+        };
     }
     match client_ip(req.request(), state.settings.server.trust_proxy_headers) {
         Some(ip) => format!("ip:{ip}"),

@@ -175,17 +175,64 @@ pub async fn enqueue(
     state: &AppState,
     email: OutgoingEmail,
 ) -> Result<(), AppError> {
+    queue(conn, state, email, None).await
+}
+
+/// Queues `email` about a person's record (`"lead:<id>"`), so that erasing the record can
+/// also remove the queued, failed or sent copies ([`forget`]).
+pub async fn enqueue_regarding(
+    conn: &mut PgConnection,
+    state: &AppState,
+    email: OutgoingEmail,
+    regarding: &str,
+) -> Result<(), AppError> {
+    queue(conn, state, email, Some(regarding.to_string())).await
+}
+
+async fn queue(
+    conn: &mut PgConnection,
+    state: &AppState,
+    email: OutgoingEmail,
+    regarding: Option<String>,
+) -> Result<(), AppError> {
     let json = serde_json::to_string(&email).map_err(AppError::internal)?;
     let sealed = state.cipher.encrypt(&json, CONTEXT).map_err(AppError::internal)?;
-    let job = NewJob::of(&SendEmail { sealed }).map_err(AppError::internal)?;
+    let job = NewJob::of(&SendEmail { sealed, regarding }).map_err(AppError::internal)?;
     jobs::insert(conn, job).await?;
     Ok(())
+}
+
+/// Removes the e-mail jobs queued with [`enqueue_regarding`] for `regarding`, whatever their
+/// state; one being sent right now keeps running but loses its copy of the message. Returns
+/// how many jobs were touched.
+pub async fn forget(conn: &mut PgConnection, regarding: &str) -> Result<u64, sqlx::Error> {
+    let deleted = sqlx::query(
+        "delete from smartflow_shared.jobs \
+         where kind = $1 and args->>'regarding' = $2 and state <> 'running'",
+    )
+    .bind(SendEmail::KIND)
+    .bind(regarding)
+    .execute(&mut *conn)
+    .await?;
+    let redacted = sqlx::query(
+        "update smartflow_shared.jobs set args = jsonb_build_object('regarding', $2::text) \
+         where kind = $1 and args->>'regarding' = $2 and state = 'running'",
+    )
+    .bind(SendEmail::KIND)
+    .bind(regarding)
+    .execute(conn)
+    .await?;
+    Ok(deleted.rows_affected() + redacted.rows_affected())
 }
 
 #[derive(Serialize, Deserialize)]
 pub struct SendEmail {
     /// The `OutgoingEmail`, encrypted.
     sealed: String,
+    /// The record the message is about, in the clear so erasure can find it (an id, never
+    /// personal data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    regarding: Option<String>,
 }
 
 #[async_trait]

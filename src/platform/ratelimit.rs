@@ -11,8 +11,8 @@ use crate::{
 pub struct RateLimiter {
     enabled: bool,
     exempt: Vec<String>,
-    /// (prefix, group) sorted longest prefix first.
-    prefixes: Vec<(String, Limit)>,
+    /// (prefix, methods, group) sorted longest prefix first; no methods: every method.
+    prefixes: Vec<(String, Vec<String>, Limit)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,21 +44,30 @@ pub struct Decision {
 
 impl RateLimiter {
     pub fn from_settings(settings: &RateLimitSettings) -> Self {
-        let mut prefixes: Vec<(String, Limit)> = settings
+        let mut prefixes: Vec<(String, Vec<String>, Limit)> = settings
             .groups
             .iter()
-            .flat_map(|g| g.prefixes.iter().map(move |p| (p.clone(), Limit::from(g))))
+            .flat_map(|g| {
+                g.prefixes.iter().map(move |p| (p.clone(), g.methods.clone(), Limit::from(g)))
+            })
             .collect();
-        prefixes.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+        prefixes.sort_by_key(|(p, _, _)| std::cmp::Reverse(p.len()));
         RateLimiter { enabled: settings.enabled, exempt: settings.exempt.clone(), prefixes }
     }
 
-    /// The group a path belongs to, or `None` when it is exempt or limits are off.
-    pub fn limit_for(&self, path: &str) -> Option<&Limit> {
+    /// The group a request belongs to (the longest prefix whose group counts `method`), or
+    /// `None` when it is exempt or limits are off.
+    pub fn limit_for(&self, method: &str, path: &str) -> Option<&Limit> {
         if !self.enabled || self.exempt.iter().any(|p| path.starts_with(p.as_str())) {
             return None;
         }
-        self.prefixes.iter().find(|(p, _)| path.starts_with(p.as_str())).map(|(_, l)| l)
+        self.prefixes
+            .iter()
+            .find(|(p, methods, _)| {
+                path.starts_with(p.as_str())
+                    && (methods.is_empty() || methods.iter().any(|m| m == method))
+            })
+            .map(|(_, _, l)| l)
     }
 
     /// Counts one request of `subject` against `limit`. Cache failures let the request through
@@ -89,12 +98,25 @@ mod tests {
     #[test]
     fn longest_prefix_wins_and_exempt_paths_skip() {
         let limiter = RateLimiter::from_settings(&Settings::default().rate_limit);
-        assert_eq!(limiter.limit_for("/api/auth/login").unwrap().name, "auth");
-        assert_eq!(limiter.limit_for("/api/leads").unwrap().name, "forms");
-        assert_eq!(limiter.limit_for("/api/agents").unwrap().name, "api");
-        assert_eq!(limiter.limit_for("/pricing").unwrap().name, "pages");
-        assert!(limiter.limit_for("/api/health").is_none());
-        assert!(limiter.limit_for("/static/css/app.css").is_none());
+        let group = |method, path| limiter.limit_for(method, path).map(|l| l.name.as_str());
+        assert_eq!(group("POST", "/api/auth/login"), Some("auth"));
+        assert_eq!(group("POST", "/api/leads"), Some("forms"));
+        assert_eq!(group("GET", "/api/agents"), Some("api"));
+        assert_eq!(group("GET", "/pricing"), Some("pages"));
+        assert_eq!(group("GET", "/api/health"), None);
+        assert_eq!(group("GET", "/static/css/app.css"), None);
+    }
+
+    #[test]
+    fn a_group_limited_to_some_methods_lets_the_others_fall_through() {
+        let limiter = RateLimiter::from_settings(&Settings::default().rate_limit);
+        let group = |method, path| limiter.limit_for(method, path).map(|l| l.name.as_str());
+        assert_eq!(group("POST", "/api/contact"), Some("forms"));
+        // Staff work on leads and inquiries counts against the general API allowance.
+        assert_eq!(group("GET", "/api/leads"), Some("api"));
+        assert_eq!(group("GET", "/api/leads/export.csv"), Some("api"));
+        assert_eq!(group("PATCH", "/api/leads/0191"), Some("api"));
+        assert_eq!(group("DELETE", "/api/contact/0191"), Some("api"));
     }
 
     #[tokio::test]

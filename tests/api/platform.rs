@@ -10,6 +10,7 @@ fn tight_api_limit(s: &mut smartflow::Settings) {
     s.rate_limit.groups = vec![RateLimitGroup {
         name: "api".into(),
         prefixes: vec!["/api/".into()],
+        methods: vec![],
         requests: 3,
         window_secs: 60,
     }];
@@ -57,6 +58,53 @@ async fn rate_limit_uses_the_seed_key_in_redis() {
         deadpool_redis::redis::cmd("TTL").arg(&key).query_async(&mut conn).await.unwrap();
     assert_eq!(count, 1);
     assert!(ttl > 0 && ttl <= 60);
+}
+
+/// What is left of the caller's allowance after one more request.
+async fn remaining(app: &crate::helpers::TestApp, auth: Option<(&str, &str)>) -> (u16, String) {
+    let mut req = app.client.get(app.url("/api/billing/subscription"));
+    if let Some((name, value)) = auth {
+        req = req.header(name, value);
+    }
+    let res = req.send().await.unwrap();
+    (res.status().as_u16(), header(res.headers(), "ratelimit-remaining"))
+}
+
+#[tokio::test]
+async fn signed_in_callers_are_limited_as_themselves_not_by_their_shared_address() {
+    let app = spawn_app_with(CacheKind::Redis, |s| {
+        tight_api_limit(s);
+        s.rate_limit.groups[0].requests = 5;
+    })
+    .await;
+    // Two colleagues and an API key, all from 127.0.0.1. Signing up counts against the address.
+    let ada = app.signup("ada@example.com").await;
+    let bob = app.signup("bob@example.com").await;
+    let created: serde_json::Value = app
+        .post_as("/api/api-keys", &bob.token, &serde_json::json!({ "name": "crm" }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let key = format!("Bearer {}", created["secret"].as_str().unwrap());
+    let bob_bearer = format!("Bearer {}", bob.token);
+
+    // Ada's session cookie spends her own allowance only.
+    for left in ["4", "3", "2", "1", "0"] {
+        assert_eq!(
+            remaining(&app, Some(("cookie", &ada.session_cookie))).await,
+            (200, left.into())
+        );
+    }
+    assert_eq!(remaining(&app, Some(("cookie", &ada.session_cookie))).await.0, 429);
+    // Bob's access token already made one request (the key); the key has its own bucket.
+    assert_eq!(remaining(&app, Some(("authorization", &bob_bearer))).await, (200, "3".into()));
+    assert_eq!(remaining(&app, Some(("authorization", &key))).await, (200, "4".into()));
+    // Anonymous callers share the address' allowance (two sign-ups so far), and a forged
+    // credential counts as anonymous.
+    assert_eq!(remaining(&app, None).await, (401, "2".into()));
+    let forged = ("authorization", "Bearer sf_aaaaaaaaaaaa_forged");
+    assert_eq!(remaining(&app, Some(forged)).await, (401, "1".into()));
 }
 
 #[tokio::test]

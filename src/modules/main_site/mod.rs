@@ -7,6 +7,7 @@ pub mod cursor;
 pub mod forms;
 pub mod inquiries;
 pub mod leads;
+pub mod money;
 pub mod notify;
 pub mod pages;
 pub mod seo;

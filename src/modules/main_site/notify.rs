@@ -63,7 +63,7 @@ pub async fn lead(
     };
     let mut email = OutgoingEmail::text(to, &subject, body);
     email.reply_to = Some(lead.email.to_string());
-    mail::enqueue(conn, state, email).await
+    mail::enqueue_regarding(conn, state, email, &format!("lead:{id}")).await
 }
 
 #[derive(Template)]
@@ -122,7 +122,7 @@ pub async fn inquiry(
             body,
         );
         email.reply_to = Some(inquiry.email.to_string());
-        mail::enqueue(&mut *conn, state, email).await?;
+        mail::enqueue_regarding(&mut *conn, state, email, &format!("inquiry:{id}")).await?;
     }
     let content = state.ext::<super::MainSite>()?;
     let body = render(&InquiryReceivedMail {
@@ -137,7 +137,7 @@ pub async fn inquiry(
     if !team.is_empty() {
         email.reply_to = Some(team.clone());
     }
-    mail::enqueue(conn, state, email).await
+    mail::enqueue_regarding(conn, state, email, &format!("inquiry:{id}")).await
 }
 
 #[derive(Template)]
@@ -165,25 +165,4 @@ pub async fn payment_failed(
         mail::enqueue(&mut *conn, state, OutgoingEmail::text(to, &subject, body.clone())).await?;
     }
     Ok(())
-}
-
-/// `1234` + `usd` → `USD 12.34` (zero-decimal currencies such as JPY have no cents).
-pub fn money(cents: i64, currency: &str) -> String {
-    let code = currency.to_ascii_uppercase();
-    const ZERO_DECIMAL: [&str; 8] = ["JPY", "KRW", "VND", "CLP", "ISK", "UGX", "XAF", "XOF"];
-    if ZERO_DECIMAL.contains(&code.as_str()) {
-        format!("{code} {cents}")
-    } else {
-        format!("{code} {}.{:02}", cents / 100, (cents % 100).abs())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn money_is_formatted_per_currency() {
-        assert_eq!(super::money(1_234, "usd"), "USD 12.34");
-        assert_eq!(super::money(500, "jpy"), "JPY 500");
-        assert_eq!(super::money(5, "eur"), "EUR 0.05");
-    }
 }

@@ -147,7 +147,7 @@ pub async fn feature(
 pub struct PlanCard<'a> {
     pub plan: &'a PlanSettings,
     pub price: String,
-    pub per: &'static str,
+    pub per: String,
     pub cta_label: String,
     pub cta_href: String,
 }
@@ -159,8 +159,8 @@ pub fn plan_cards<'a>(plans: &'a [PlanSettings], currency: &str) -> Vec<PlanCard
             let free = plan.price_cents == 0;
             PlanCard {
                 plan,
-                price: price_label(plan.price_cents, currency),
-                per: if plan.interval == "year" { "per year" } else { "per month" },
+                price: super::money::price_label(plan.price_cents, currency),
+                per: format!("per {}", plan.interval),
                 cta_label: if free { "Start free".into() } else { format!("Choose {}", plan.name) },
                 cta_href: if free {
                     "/signup".into()
@@ -170,26 +170,6 @@ pub fn plan_cards<'a>(plans: &'a [PlanSettings], currency: &str) -> Vec<PlanCard
             }
         })
         .collect()
-}
-
-/// `1900` + `usd` → `$19`; `1950` → `$19.50`.
-pub fn price_label(cents: i64, currency: &str) -> String {
-    let symbol = match currency.to_ascii_lowercase().as_str() {
-        "usd" => "$",
-        "eur" => "€",
-        "gbp" => "£",
-        _ => "",
-    };
-    let amount = if cents % 100 == 0 {
-        (cents / 100).to_string()
-    } else {
-        format!("{}.{:02}", cents / 100, cents % 100)
-    };
-    if symbol.is_empty() {
-        format!("{amount} {}", currency.to_ascii_uppercase())
-    } else {
-        format!("{symbol}{amount}")
-    }
 }
 
 #[derive(Template)]
@@ -344,11 +324,15 @@ fn json_ld(value: &serde_json::Value) -> String {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn prices_read_naturally() {
-        assert_eq!(super::price_label(1_900, "usd"), "$19");
-        assert_eq!(super::price_label(1_950, "eur"), "€19.50");
-        assert_eq!(super::price_label(0, "usd"), "$0");
-        assert_eq!(super::price_label(1_000, "chf"), "10 CHF");
+    fn plan_cards_name_every_stripe_interval() {
+        let mut plans = crate::config::Settings::default().billing.plans;
+        plans.truncate(2);
+        plans[0].interval = "week".into();
+        plans[1].interval = "year".into();
+        plans[1].price_cents = 120_000;
+        let cards = super::plan_cards(&plans, "jpy");
+        assert_eq!(cards[0].per, "per week");
+        assert_eq!((cards[1].price.as_str(), cards[1].per.as_str()), ("¥120000", "per year"));
     }
 
     #[test]

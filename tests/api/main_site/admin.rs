@@ -210,3 +210,34 @@ async fn inquiries_are_resolved_and_failed_jobs_retried_from_the_dashboard() {
     let res = post_form(&app, &ops, &csrf, &format!("/admin/jobs/{job}/retry"), &[]).await;
     assert_eq!(res.status(), 409);
 }
+
+#[tokio::test]
+async fn subscriptions_are_listed_page_by_page() {
+    let app = app().await;
+    let ops = staff(&app, "ops@example.com").await;
+    sqlx::query(
+        "with w as ( \
+           insert into smartflow_shared.workspaces (name) \
+           select 'Customer ' || lpad(i::text, 2, '0') from generate_series(1, 55) as i returning id, name) \
+         insert into smartflow_shared.subscriptions (workspace_id, plan_id, status, updated_at) \
+         select id, 'pro', case when name = 'Customer 07' then 'past_due' else 'active' end, \
+           now() - make_interval(mins => substr(name, 10)::int) from w",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let (_, _, first) = browse(&app, &ops, "/admin/subscriptions").await;
+    assert!(first.contains("Customer 01") && first.contains("Customer 50"));
+    assert!(!first.contains("Customer 51"));
+    let at =
+        first.find("href=\"/admin/subscriptions?cursor=").expect("a link to the next page") + 6;
+    let next = first[at..].split('"').next().unwrap().replace("&amp;", "&");
+    let (status, _, second) = browse(&app, &ops, &next).await;
+    assert_eq!(status, 200);
+    assert!(second.contains("Customer 51") && second.contains("Customer 55"));
+    assert!(!second.contains("Customer 50"));
+    assert!(!second.contains("Older changes"), "the last page has no next link");
+    // A filter keeps to its rows.
+    let (_, _, past_due) = browse(&app, &ops, "/admin/subscriptions?status=past_due").await;
+    assert!(past_due.contains("Customer 07") && !past_due.contains("Customer 01"));
+}

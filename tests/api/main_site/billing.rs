@@ -98,9 +98,20 @@ async fn checkout_sends_stripe_the_right_form() {
         "nested keys are form-encoded: {raw}"
     );
 
-    // The caller's Idempotency-Key maps to one Stripe key; another key to another.
+    // The caller's Idempotency-Key maps to one Stripe key; another key to another; and the same
+    // key with another plan is another request, so Stripe does not refuse it as a reuse.
     send("order-1").await.unwrap();
     send("order-2").await.unwrap();
+    let other_plan = app
+        .client
+        .post(app.url("/api/billing/checkout"))
+        .bearer_auth(&admin.token)
+        .header("idempotency-key", "order-1")
+        .json(&json!({ "plan_id": "business" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other_plan.status(), 201);
     let keys: Vec<String> = stripe
         .received_requests()
         .await
@@ -110,6 +121,7 @@ async fn checkout_sends_stripe_the_right_form() {
         .collect();
     assert_eq!(keys[0], keys[1]);
     assert_ne!(keys[0], keys[2]);
+    assert_ne!(keys[0], keys[3], "the parameters are part of the key");
     assert!(keys[0].starts_with(&format!("checkout:{ws}:")));
     let audited: i64 = sqlx::query_scalar(
         "select count(*) from smartflow_shared.audit_log where action = 'billing.checkout_started' and workspace_id = $1::uuid",
@@ -118,7 +130,57 @@ async fn checkout_sends_stripe_the_right_form() {
     .fetch_one(&app.db)
     .await
     .unwrap();
-    assert_eq!(audited, 3);
+    assert_eq!(audited, 4);
+}
+
+#[tokio::test]
+async fn a_reused_idempotency_key_is_a_conflict_not_a_gateway_error() {
+    let stripe = MockServer::start().await;
+    Mock::given(matchers::method("POST"))
+        .and(matchers::path("/v1/checkout/sessions"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "error": {
+                "type": "idempotency_error",
+                "message": "Keys for idempotent requests can only be used with the same parameters they were first used with."
+            }
+        })))
+        .mount(&stripe)
+        .await;
+    let app = billing_app(&stripe).await;
+    let admin = app.signup("owner@example.com").await;
+    let res =
+        app.post_as("/api/billing/checkout", &admin.token, &json!({ "plan_id": "pro" })).await;
+    let problem = assert_problem(res, 409).await;
+    assert!(problem["detail"].as_str().unwrap().contains("Idempotency-Key"), "{problem}");
+    assert_eq!(stripe.received_requests().await.unwrap().len(), 1, "not retried");
+}
+
+#[tokio::test]
+async fn a_slow_stripe_gets_one_time_budget_not_one_per_attempt() {
+    let stripe = MockServer::start().await;
+    Mock::given(matchers::method("POST"))
+        .and(matchers::path("/v1/checkout/sessions"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(session("cs_test_slow"))
+                .set_delay(std::time::Duration::from_secs(5)),
+        )
+        .mount(&stripe)
+        .await;
+    let base = stripe.uri();
+    let app = app_with(move |s| {
+        s.billing.stripe_secret_key = Secret::new("sk_test_123");
+        s.billing.stripe_api_base = base;
+        s.billing.stripe_timeout_ms = 300;
+        s.billing.plans[2].stripe_price_id = "price_pro".into();
+    })
+    .await;
+    let admin = app.signup("owner@example.com").await;
+    let res =
+        app.post_as("/api/billing/checkout", &admin.token, &json!({ "plan_id": "pro" })).await;
+    assert_problem(res, 503).await;
+    // The timed-out attempt used the whole budget, so there was no time left for a retry.
+    assert_eq!(stripe.received_requests().await.unwrap().len(), 1);
 }
 
 #[tokio::test]

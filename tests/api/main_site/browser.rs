@@ -1,13 +1,14 @@
 //! A real browser against the running app: Debian's Chromium, headless, driven over the Chrome
 //! DevTools Protocol. It sends the lead and contact forms, signs in as staff, changes a lead's
-//! status on /admin, and saves screenshots under `test-output/screenshots/`.
+//! status on /admin, and saves screenshots under `test-output/screenshots/`. A workspace admin
+//! goes from /app/billing to (a fake of) Stripe Checkout, which the page's CSP must allow.
 
 use std::{
     collections::VecDeque,
     io::{BufRead, BufReader},
     path::PathBuf,
     process::{Child, Command, Stdio},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use base64::Engine;
@@ -15,6 +16,9 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async, tungstenite::Message};
+
+use smartflow::config::Secret;
+use wiremock::{Mock, MockServer, ResponseTemplate, matchers};
 
 use super::support::{app_with, count};
 use crate::helpers::{PASSWORD, TestApp};
@@ -197,6 +201,42 @@ impl Browser {
         self.eval("location.pathname + location.search").await.as_str().unwrap().to_string()
     }
 
+    /// The URL of the page the tab shows now (committed navigations only).
+    async fn current_url(&mut self) -> String {
+        let history = self.call("Page.getNavigationHistory", json!({})).await;
+        let i = history["currentIndex"].as_u64().unwrap() as usize;
+        history["entries"][i]["url"].as_str().unwrap_or_default().to_string()
+    }
+
+    /// Polls until the tab shows a URL starting with `prefix`; `Err` with the last URL seen.
+    async fn reach(&mut self, prefix: &str) -> Result<String, String> {
+        let deadline = Instant::now() + STEP;
+        loop {
+            let url = self.current_url().await;
+            if url.starts_with(prefix) {
+                return Ok(url);
+            }
+            if Instant::now() > deadline {
+                return Err(url);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Console and log messages received so far that report a Content-Security-Policy violation.
+    fn csp_violations(&self) -> Vec<String> {
+        self.events
+            .iter()
+            .filter_map(|e| match e["method"].as_str() {
+                Some("Log.entryAdded") => e["params"]["entry"]["text"].as_str(),
+                Some("Runtime.consoleAPICalled") => e["params"]["args"][0]["value"].as_str(),
+                _ => None,
+            })
+            .filter(|text| text.contains("Content Security Policy"))
+            .map(str::to_string)
+            .collect()
+    }
+
     async fn screenshot(&mut self, name: &str) -> PathBuf {
         let shot = self
             .call(
@@ -319,4 +359,68 @@ async fn a_browser_sends_the_forms_and_staff_work_the_lead_on_admin() {
     b.goto(&app.url("/admin")).await;
     assert!(b.eval("!!document.querySelector('svg.chart-svg rect')").await.as_bool().unwrap());
     assert!(b.screenshot("admin").await.is_file());
+}
+
+#[tokio::test]
+async fn an_admin_goes_from_the_billing_page_to_stripe_checkout() {
+    // A fake Stripe: the API creates a Checkout Session whose hosted page it also serves.
+    let stripe = MockServer::start().await;
+    let checkout = format!("{}/c/pay/cs_test_browser", stripe.uri());
+    Mock::given(matchers::method("POST"))
+        .and(matchers::path("/v1/checkout/sessions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "cs_test_browser", "object": "checkout.session", "url": checkout,
+            "mode": "subscription", "status": "open", "payment_status": "unpaid",
+            "customer": null, "subscription": null, "livemode": false,
+        })))
+        .mount(&stripe)
+        .await;
+    Mock::given(matchers::method("GET"))
+        .and(matchers::path("/c/pay/cs_test_browser"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            "<!doctype html><title>Fake Checkout</title><h1>Pay SmartFlow</h1>",
+            "text/html; charset=utf-8",
+        ))
+        .mount(&stripe)
+        .await;
+    let base = stripe.uri();
+    let app = app_with(move |s| {
+        s.billing.stripe_secret_key = Secret::new("sk_test_123");
+        s.billing.stripe_api_base = base.clone();
+        s.billing.plans[2].stripe_price_id = "price_pro".into();
+        s.main_site.stripe_redirect_origins = vec![base];
+    })
+    .await;
+    app.signup("owner@example.com").await;
+    let mut b = Browser::launch().await;
+    b.call("Log.enable", json!({})).await;
+    b.call("Runtime.enable", json!({})).await;
+
+    b.goto(&app.url("/login?next=/app/billing")).await;
+    b.submit(&fill_and_submit(
+        "form[action='/login']",
+        &[("#f-email", "owner@example.com"), ("#f-password", PASSWORD)],
+    ))
+    .await;
+    assert_eq!(b.path().await, "/app/billing");
+    b.events.clear();
+    let clicked = b
+        .eval(
+            "(() => { const f = document.querySelector(\"form[action='/app/billing/checkout'] \
+             input[value='pro']\"); if (!f) return false; \
+             f.form.querySelector('button[type=submit]').click(); return true; })()",
+        )
+        .await;
+    assert_eq!(clicked, json!(true), "the Upgrade to Pro button is on the page");
+
+    let reached = b.reach(&checkout).await;
+    let violations = b.csp_violations();
+    assert!(
+        reached.is_ok(),
+        "the browser stopped at {:?} instead of Stripe Checkout; CSP reports: {violations:?}",
+        reached
+    );
+    assert!(violations.is_empty(), "CSP violations: {violations:?}");
+    let sent = stripe.received_requests().await.unwrap();
+    assert_eq!(sent.iter().filter(|r| r.url.path() == "/v1/checkout/sessions").count(), 1);
 }

@@ -129,8 +129,16 @@ async fn staff_list_resolve_and_erase_inquiries() {
         app.send_as(Method::PATCH, &path, &ops.token, Some(&json!({ "status": "closed" }))).await;
     assert_eq!(fields(&assert_problem(res, 422).await), ["status"]);
 
+    let sent_to = |mail: &[smartflow::platform::mail::OutgoingEmail], who: &str| {
+        mail.iter().filter(|m| m.to == who || m.reply_to.as_deref() == Some(who)).count()
+    };
+    let mail = outbox(&app).await;
+    assert_eq!((sent_to(&mail, "two@example.com"), sent_to(&mail, "one@example.com")), (2, 2));
     assert_eq!(app.send_as(Method::DELETE, &path, &ops.token, None).await.status(), 204);
     assert_problem(app.get_as(&path, &ops.token).await, 404).await;
+    // The notification and the acknowledgement queued for it went with it.
+    let mail = outbox(&app).await;
+    assert_eq!((sent_to(&mail, "two@example.com"), sent_to(&mail, "one@example.com")), (0, 2));
     let left = count(
         &app,
         "select count(*) from smartflow_shared.events where payload::text like '%two@example.com%'",

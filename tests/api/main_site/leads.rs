@@ -51,7 +51,7 @@ async fn a_form_sent_too_fast_or_with_a_forged_token_is_refused() {
     let problem = assert_problem(app.post_json("/api/leads", &body).await, 422).await;
     assert_eq!(field_code(&problem, "form_token"), "expired");
 
-    let forged = token(&app).replace("v1.", "v1.1");
+    let forged = token(&app).replace("v2.", "v2.1");
     body["form_token"] = json!(forged);
     let problem = assert_problem(app.post_json("/api/leads", &body).await, 422).await;
     assert_eq!(field_code(&problem, "form_token"), "invalid");
@@ -63,6 +63,59 @@ async fn a_form_sent_too_fast_or_with_a_forged_token_is_refused() {
     let problem = assert_problem(app.post_json("/api/leads", &body).await, 422).await;
     assert_eq!(field_code(&problem, "form_token"), "too_fast");
     assert_eq!(count(&app, "select count(*) from smartflow_main.leads").await, 0);
+}
+
+#[tokio::test]
+async fn a_form_token_is_accepted_once() {
+    let app = app().await;
+    let t = token(&app);
+    let mut body = lead(&app, "once@example.com");
+    body["form_token"] = json!(t);
+    assert_eq!(app.post_json("/api/leads", &body).await.status(), 202);
+    // A bot replaying the page it fetched once is refused, whatever it sends.
+    body["email"] = json!("twice@example.com");
+    let problem = assert_problem(app.post_json("/api/leads", &body).await, 422).await;
+    assert_eq!(field_code(&problem, "form_token"), "used");
+    let contact = json!({
+        "name": "Bot", "email": "bot@example.com", "topic": "sales",
+        "message": "Do you integrate with my CRM?", "form_token": t,
+    });
+    let problem = assert_problem(app.post_json("/api/contact", &contact).await, 422).await;
+    assert_eq!(field_code(&problem, "form_token"), "used");
+    assert_eq!(count(&app, "select count(*) from smartflow_main.leads").await, 1);
+    assert_eq!(count(&app, "select count(*) from smartflow_main.inquiries").await, 0);
+
+    // A token whose submission had mistakes is still good once they are fixed.
+    let t = token(&app);
+    let mut body = lead(&app, "not-an-address");
+    body["form_token"] = json!(t);
+    assert_eq!(
+        fields(&assert_problem(app.post_json("/api/leads", &body).await, 422).await),
+        ["email"]
+    );
+    body["email"] = json!("fixed@example.com");
+    assert_eq!(app.post_json("/api/leads", &body).await.status(), 202);
+
+    // Each page shows a form with its own token, so people without JavaScript are not affected.
+    let token_of = |html: &str| {
+        let marker = "name=\"form_token\" value=\"";
+        let at = html.find(marker).unwrap() + marker.len();
+        html[at..].split('"').next().unwrap().to_string()
+    };
+    let first = token_of(&app.get("/demo").await.text().await.unwrap());
+    let second = token_of(&app.get("/demo").await.text().await.unwrap());
+    assert_ne!(first, second);
+}
+
+#[tokio::test]
+async fn load_tests_can_reuse_a_token_when_the_single_use_check_is_off() {
+    let app = app_with(|s| s.main_site.single_use_form_tokens = false).await;
+    let t = token(&app);
+    for email in ["a@example.com", "b@example.com"] {
+        let mut body = lead(&app, email);
+        body["form_token"] = json!(t);
+        assert_eq!(app.post_json("/api/leads", &body).await.status(), 202);
+    }
 }
 
 #[tokio::test]

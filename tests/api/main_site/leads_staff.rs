@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::support::{app, count, fields, lead, staff};
+use super::support::{app, count, fields, lead, outbox, staff};
 use crate::helpers::{TestApp, assert_problem, header};
 
 /// Inserts `n` leads directly, one a minute apart going back from now.
@@ -204,8 +204,29 @@ async fn status_owner_and_notes_follow_the_workflow_with_history() {
 async fn erasure_removes_the_lead_its_history_and_its_data_in_past_events() {
     let app = app().await;
     app.post_json("/api/leads", &lead(&app, "forget-me@example.com")).await;
-    let id: Uuid =
-        sqlx::query_scalar("select id from smartflow_main.leads").fetch_one(&app.db).await.unwrap();
+    app.post_json("/api/leads", &lead(&app, "keep-me@example.com")).await;
+    let id: Uuid = sqlx::query_scalar(
+        "select id from smartflow_main.leads where email = 'forget-me@example.com'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    // Its notification failed for good: the dead job holds a copy until jobs are pruned.
+    sqlx::query(
+        "update smartflow_shared.jobs set state = 'dead' \
+         where id = (select min(id) from smartflow_shared.jobs where kind = 'mail.send')",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let about = |mail: &[smartflow::platform::mail::OutgoingEmail], who: &str| {
+        mail.iter().filter(|m| m.reply_to.as_deref() == Some(who)).count()
+    };
+    let mail = outbox(&app).await;
+    assert_eq!(
+        (about(&mail, "forget-me@example.com"), about(&mail, "keep-me@example.com")),
+        (1, 1)
+    );
     let ops = staff(&app, "ops@example.com").await;
     let before = count(
         &app,
@@ -222,7 +243,13 @@ async fn erasure_removes_the_lead_its_history_and_its_data_in_past_events() {
         404,
     )
     .await;
-    assert_eq!(count(&app, "select count(*) from smartflow_main.lead_history").await, 0);
+    assert_eq!(count(&app, "select count(*) from smartflow_main.lead_history").await, 1);
+    let mail = outbox(&app).await;
+    assert_eq!(
+        (about(&mail, "forget-me@example.com"), about(&mail, "keep-me@example.com")),
+        (0, 1),
+        "the queued e-mail about the erased lead is gone, the other one stays"
+    );
     for table in
         ["smartflow_shared.events where payload", "smartflow_shared.audit_log where details"]
     {
@@ -315,4 +342,31 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
         }
     }
     rows
+}
+
+#[tokio::test]
+async fn the_form_limit_counts_public_posts_not_staff_work() {
+    let app = super::support::app_with(|s| {
+        let forms = s.rate_limit.groups.iter_mut().find(|g| g.name == "forms").unwrap();
+        forms.requests = 2;
+    })
+    .await;
+    let staff = staff(&app, "staff@example.com").await;
+    // Reading, exporting, changing and erasing are API calls, however many there are.
+    for _ in 0..4 {
+        let res = app.get_as("/api/leads", &staff.token).await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(header(res.headers(), "ratelimit-limit"), "600");
+        assert_eq!(app.get_as("/api/contact", &staff.token).await.status(), 200);
+        assert_eq!(app.get_as("/api/leads/export.csv", &staff.token).await.status(), 200);
+    }
+    // Public posts count against the form group.
+    for i in 0..2 {
+        let res = app.post_json("/api/leads", &lead(&app, &format!("l{i}@example.com"))).await;
+        assert_eq!(res.status(), 202);
+        assert_eq!(header(res.headers(), "ratelimit-limit"), "2");
+    }
+    let res = app.post_json("/api/leads", &lead(&app, "l3@example.com")).await;
+    assert_problem(res, 429).await;
+    assert_eq!(app.get_as("/api/leads", &staff.token).await.status(), 200);
 }

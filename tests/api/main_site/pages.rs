@@ -34,6 +34,17 @@ async fn every_public_page_renders_with_landmarks_and_open_graph() {
             assert!(html.contains(needle), "{path} lacks {needle}");
         }
     }
+    // Link previews need a raster image: the og:image is a PNG the site serves.
+    let html = app.get("/").await.text().await.unwrap();
+    let marker = "property=\"og:image\" content=\"";
+    let at = html.find(marker).unwrap() + marker.len();
+    let image = html[at..].split('"').next().unwrap();
+    let path = &image[image.find("/static/").expect("a static asset")..];
+    let res = app.get(path).await;
+    assert_eq!(res.status(), 200, "{path}");
+    assert_eq!(header(res.headers(), "content-type"), "image/png");
+    assert!(res.bytes().await.unwrap().starts_with(b"\x89PNG\r\n"));
+
     let res = app.get("/features/nope").await;
     assert_eq!(res.status(), 404);
     assert!(header(res.headers(), "content-type").starts_with("text/html"));
@@ -50,7 +61,7 @@ async fn forms_have_labels_a_honeypot_and_a_form_token() {
         assert!(header(res.headers(), "cache-control").contains("public"), "{path} is cacheable");
         let html = res.text().await.unwrap();
         assert!(html.contains(&format!("action=\"{action}\"")), "{path}");
-        assert!(html.contains("name=\"form_token\" value=\"v1."), "{path}");
+        assert!(html.contains("name=\"form_token\" value=\"v2."), "{path}");
         assert!(html.contains("class=\"form-trap\" aria-hidden=\"true\""), "{path}");
         for field in ["name", "email", "message"] {
             assert!(

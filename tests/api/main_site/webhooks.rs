@@ -282,6 +282,96 @@ async fn a_failed_payment_emails_the_workspace_admins_once() {
     assert_eq!(count(&app, "select count(*) from smartflow_shared.events where event_type = 'billing.payment_failed'").await, 1);
 }
 
+fn failed_invoice(subscription: &str) -> Value {
+    json!({
+        "id": "in_2", "object": "invoice", "customer": "cus_1", "subscription": subscription,
+        "amount_due": 4900, "currency": "usd", "attempt_count": 1, "next_payment_attempt": null,
+    })
+}
+
+async fn outcome(app: &TestApp, id: &str) -> String {
+    sqlx::query_scalar("select outcome from smartflow_main.stripe_events where id = $1")
+        .bind(id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_failed_payment_makes_the_subscription_past_due_even_if_stripe_says_so_late() {
+    let stripe = MockServer::start().await;
+    let app = billing_app(&stripe).await;
+    let admin = app.signup("owner@example.com").await;
+    let ws = admin.workspace_id.clone();
+    let t = now();
+    deliver(&app, &event("evt_c", "checkout.session.completed", t - 100, checkout_completed(&ws)))
+        .await;
+    deliver(&app, &event("evt_f", "invoice.payment_failed", t - 10, failed_invoice("sub_1"))).await;
+    assert_eq!(row(&app, &ws).await.1, "past_due");
+    let status: Value =
+        app.get_as("/api/billing/subscription", &admin.token).await.json().await.unwrap();
+    assert_eq!(status["status"], "past_due");
+    let failed_at =
+        chrono::DateTime::parse_from_rfc3339(status["last_payment_failed_at"].as_str().unwrap())
+            .unwrap();
+    assert_eq!(failed_at.timestamp(), t - 10);
+    let html = app
+        .client
+        .get(app.url("/app/billing"))
+        .header("cookie", &admin.session_cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Your last payment failed on"), "the billing page warns");
+
+    // An update Stripe sent before the failure, delivered after it, does not make it active.
+    let earlier = subscription("active", "price_pro", t + 86_400, false);
+    deliver(&app, &event("evt_u0", "customer.subscription.updated", t - 50, earlier)).await;
+    assert_eq!(row(&app, &ws).await.1, "past_due");
+    assert!(outcome(&app, "evt_u0").await.starts_with("ignored: a newer event"));
+    // The card is fixed: Stripe's newer update wins, and the failure stays on record.
+    let fixed = subscription("active", "price_pro", t + 86_400, false);
+    deliver(&app, &event("evt_u1", "customer.subscription.updated", t, fixed)).await;
+    assert_eq!(row(&app, &ws).await.1, "active");
+    let status: Value =
+        app.get_as("/api/billing/subscription", &admin.token).await.json().await.unwrap();
+    assert!(status["last_payment_failed_at"].is_string());
+
+    // A failed invoice of another (older) subscription records the date but not the status.
+    deliver(&app, &event("evt_f2", "invoice.payment_failed", t + 5, failed_invoice("sub_old")))
+        .await;
+    assert_eq!(row(&app, &ws).await.1, "active");
+}
+
+#[tokio::test]
+async fn a_late_checkout_event_is_reported_as_ignored_not_applied() {
+    let stripe = MockServer::start().await;
+    let app = billing_app(&stripe).await;
+    let admin = app.signup("owner@example.com").await;
+    let ws = admin.workspace_id.clone();
+    let t = now();
+    deliver(&app, &event("evt_c", "checkout.session.completed", t - 100, checkout_completed(&ws)))
+        .await;
+    let cancelled = subscription("canceled", "price_pro", t, false);
+    deliver(&app, &event("evt_del", "customer.subscription.deleted", t, cancelled)).await;
+    // Another completion, older than the cancellation, delivered after it.
+    let checkout = event("evt_late", "checkout.session.completed", t - 60, checkout_completed(&ws));
+    deliver(&app, &checkout).await;
+    assert_eq!(row(&app, &ws).await.1, "canceled", "the older checkout changed nothing");
+    let late = outcome(&app, "evt_late").await;
+    assert!(late.starts_with("ignored: a newer event"), "{late}");
+    let workspace: Option<uuid::Uuid> = sqlx::query_scalar(
+        "select workspace_id from smartflow_main.stripe_events where id = 'evt_late'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(workspace, None);
+}
+
 #[tokio::test]
 async fn without_a_signing_secret_the_endpoint_refuses() {
     let app = super::support::app().await;

@@ -192,6 +192,7 @@ struct SubscriptionsPage {
     events: Vec<StripeEventRow>,
     status: String,
     statuses: [&'static str; 7],
+    next_href: String,
 }
 
 impl SubscriptionsPage {
@@ -214,15 +215,31 @@ pub async fn subscriptions_page(
     q: web::Query<SearchQuery>,
 ) -> Result<HttpResponse, PageError> {
     let status = q.status.as_deref().map(str::trim).unwrap_or("").to_string();
+    let after = q.after();
     let subscriptions: Vec<SubscriptionRow> = sqlx::query_as(
         "select s.workspace_id, w.name as workspace, s.plan_id, s.status, s.stripe_customer_id, \
            s.stripe_subscription_id, s.current_period_end, s.cancel_at_period_end, s.updated_at \
          from smartflow_shared.subscriptions s join smartflow_shared.workspaces w on w.id = s.workspace_id \
-         where ($1 = '' or s.status = $1) order by s.updated_at desc limit 200",
+         where ($1 = '' or s.status = $1) \
+           and ($2::timestamptz is null or (s.updated_at, s.workspace_id) < ($2, $3)) \
+         order by s.updated_at desc, s.workspace_id desc limit $4",
     )
     .bind(&status)
+    .bind(after.map(|a| a.0))
+    .bind(after.map(|a| a.1))
+    .bind(PAGE)
     .fetch_all(&state.db)
     .await?;
+    let next_href = match subscriptions.last() {
+        Some(last) if subscriptions.len() as i64 == PAGE => format!(
+            "/admin/subscriptions{}",
+            query(&[
+                ("status", status.clone()),
+                ("cursor", cursor::encode(last.updated_at, last.workspace_id)),
+            ])
+        ),
+        _ => String::new(),
+    };
     let events: Vec<StripeEventRow> = sqlx::query_as(
         "select id, type as kind, outcome, received_at from smartflow_main.stripe_events \
          order by received_at desc limit 20",
@@ -235,6 +252,7 @@ pub async fn subscriptions_page(
         events,
         status,
         statuses: ["active", "trialing", "past_due", "unpaid", "incomplete", "canceled", "paused"],
+        next_href,
     };
     render(&page, StatusCode::OK, CachePolicy::NoStore)
 }

@@ -1,6 +1,7 @@
 //! Billing with Stripe: Checkout for a plan, the Customer Portal, and the webhook that keeps
 //! `smartflow_shared.subscriptions` in step. Entitlements are read through `platform::plans`.
 
+pub mod invoices;
 pub mod pages;
 pub mod routes;
 pub mod stripe;
@@ -35,6 +36,7 @@ pub struct SubscriptionRow {
     pub stripe_subscription_id: Option<String>,
     pub current_period_end: Option<DateTime<Utc>>,
     pub cancel_at_period_end: bool,
+    pub last_payment_failed_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -44,7 +46,7 @@ pub async fn subscription(
 ) -> Result<Option<SubscriptionRow>, sqlx::Error> {
     sqlx::query_as(
         "select workspace_id, plan_id, status, stripe_customer_id, stripe_subscription_id, \
-           current_period_end, cancel_at_period_end, updated_at \
+           current_period_end, cancel_at_period_end, last_payment_failed_at, updated_at \
          from smartflow_shared.subscriptions where workspace_id = $1",
     )
     .bind(workspace)
@@ -66,6 +68,8 @@ pub struct BillingStatus {
     pub current_period_end: Option<DateTime<Utc>>,
     /// The plan ends at `current_period_end` instead of renewing.
     pub cancel_at_period_end: bool,
+    /// When Stripe last reported a failed payment (`invoice.payment_failed`).
+    pub last_payment_failed_at: Option<DateTime<Utc>>,
     /// The Customer Portal is available (`POST /api/billing/portal`).
     pub has_billing_account: bool,
     /// Stripe is configured on this server.
@@ -81,6 +85,7 @@ pub async fn status(state: &AppState, workspace: Uuid) -> Result<BillingStatus, 
         status: row.as_ref().map(|r| r.status.clone()),
         current_period_end: row.as_ref().and_then(|r| r.current_period_end),
         cancel_at_period_end: row.as_ref().is_some_and(|r| r.cancel_at_period_end),
+        last_payment_failed_at: row.as_ref().and_then(|r| r.last_payment_failed_at),
         has_billing_account: row.as_ref().is_some_and(|r| r.stripe_customer_id.is_some()),
         checkout_enabled: state.ext::<MainSite>().is_ok_and(|m| m.stripe.is_some()),
     })
@@ -95,10 +100,14 @@ fn client(state: &AppState) -> Result<&StripeClient, AppError> {
 }
 
 /// A per-operation idempotency key: the caller's `Idempotency-Key` (so its retries reach Stripe
-/// as one request), or a fresh one.
-fn idempotency_key(op: &str, workspace: Uuid, given: Option<&str>) -> String {
+/// as one request), or a fresh one. The parameters are part of it: the same caller key with
+/// another plan is another Stripe request, not one Stripe refuses as a reuse.
+fn idempotency_key(op: &str, workspace: Uuid, given: Option<&str>, params: &Form) -> String {
     match given.map(str::trim).filter(|k| !k.is_empty()) {
-        Some(k) => format!("{op}:{workspace}:{}", &sha256_hex(k)[..32]),
+        Some(k) => {
+            let request = sha256_hex(format!("{k}\n{}", params.encode()));
+            format!("{op}:{workspace}:{}", &request[..32])
+        }
         None => format!("{op}:{workspace}:{}", Uuid::new_v4().simple()),
     }
 }
@@ -155,8 +164,9 @@ pub async fn start_checkout(
         "cancel_url": site_url(state, "/app/billing?checkout=cancelled"),
         "allow_promotion_codes": true,
     });
-    let key = idempotency_key("checkout", ws, idempotency);
-    let session = stripe.create_checkout_session(&Form::from_json(&params), &key).await?;
+    let form = Form::from_json(&params);
+    let key = idempotency_key("checkout", ws, idempotency, &form);
+    let session = stripe.create_checkout_session(&form, &key).await?;
     if session.url.is_none() {
         return Err(AppError::BadGateway(
             "Stripe returned a checkout session without a URL.".into(),
@@ -184,9 +194,11 @@ pub async fn open_portal(
                 "This workspace has no billing account yet; choose a paid plan first.".into(),
             )
         })?;
-    let key = idempotency_key("portal", ws, idempotency);
-    let session =
-        stripe.create_portal_session(&customer, &site_url(state, "/app/billing"), &key).await?;
+    let return_url = site_url(state, "/app/billing");
+    let mut form = Form::new();
+    form.push("customer", &customer).push("return_url", &return_url);
+    let key = idempotency_key("portal", ws, idempotency, &form);
+    let session = stripe.create_portal_session(&form, &key).await?;
     let mut tx = state.db.begin().await?;
     let event = Event::new("billing.portal_opened", "workspace", ws, json!({})).workspace(ws);
     record_event(&mut tx, &who.actor(), event).await?;

@@ -1,7 +1,14 @@
 //! `/app/billing`: the workspace's plan, and buttons that send admins to Stripe Checkout or the
 //! Customer Portal (form posts, so they work without JavaScript).
 
-use actix_web::{HttpResponse, get, http::StatusCode, post, web};
+use actix_web::{
+    HttpResponse, get,
+    http::{
+        StatusCode,
+        header::{CONTENT_SECURITY_POLICY, HeaderValue},
+    },
+    post, web,
+};
 use askama::Template;
 use serde::Deserialize;
 
@@ -41,6 +48,13 @@ impl BillingPage<'_> {
             .map(|t| t.format("%-d %B %Y").to_string())
             .unwrap_or_default()
     }
+
+    fn failed_on(&self) -> String {
+        self.billing
+            .last_payment_failed_at
+            .map(|t| format!(" on {}", t.format("%-d %B %Y")))
+            .unwrap_or_default()
+    }
 }
 
 // not-in-openapi: HTML page
@@ -76,7 +90,46 @@ pub async fn billing_page(
         chosen: q.plan.clone().unwrap_or_default(),
         notice,
     };
-    render(&page, StatusCode::OK, CachePolicy::NoStore)
+    let mut res = render(&page, StatusCode::OK, CachePolicy::NoStore)?;
+    // The buttons post here and are redirected to Stripe; browsers check that redirect against
+    // this page's `form-action` too, so Stripe's origins join it (the middleware keeps a CSP a
+    // handler set).
+    let csp = with_form_targets(
+        &state.settings.security.content_security_policy,
+        &state.settings.main_site.stripe_redirect_origins,
+    );
+    if let Ok(value) = HeaderValue::from_str(&csp) {
+        res.headers_mut().insert(CONTENT_SECURITY_POLICY, value);
+    }
+    Ok(res)
+}
+
+/// `csp` with `origins` added to its `form-action` directive. Without that directive forms may
+/// go anywhere already, so the policy is returned as it is.
+pub fn with_form_targets(csp: &str, origins: &[String]) -> String {
+    csp.split(';')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(|directive| {
+            let is_form_action = directive
+                .split_ascii_whitespace()
+                .next()
+                .is_some_and(|name| name.eq_ignore_ascii_case("form-action"));
+            if !is_form_action {
+                return directive.to_string();
+            }
+            let mut sources: Vec<&str> = directive.split_ascii_whitespace().collect();
+            // `'none'` cannot be combined with sources; the billing buttons need these.
+            sources.retain(|s| !s.eq_ignore_ascii_case("'none'"));
+            for origin in origins {
+                if !sources.contains(&origin.as_str()) {
+                    sources.push(origin);
+                }
+            }
+            sources.join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 #[derive(Debug, Deserialize)]
@@ -113,4 +166,26 @@ pub async fn billing_portal(
     require_admin(&who)?;
     let session = super::open_portal(&state, &who.0, None).await?;
     Ok(see_other(&session.url))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_form_targets;
+
+    #[test]
+    fn stripe_origins_join_form_action_only() {
+        let origins = vec!["https://checkout.stripe.com".to_string()];
+        assert_eq!(
+            with_form_targets(
+                "default-src 'self'; form-action 'self'; object-src 'none'",
+                &origins
+            ),
+            "default-src 'self'; form-action 'self' https://checkout.stripe.com; object-src 'none'"
+        );
+        assert_eq!(
+            with_form_targets("form-action 'none'", &origins),
+            "form-action https://checkout.stripe.com"
+        );
+        assert_eq!(with_form_targets("default-src 'self'", &origins), "default-src 'self'");
+    }
 }

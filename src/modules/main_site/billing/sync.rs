@@ -7,10 +7,12 @@ use serde_json::{Value, json};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::stripe::{CheckoutSession, Event, Invoice, Subscription};
+use super::{
+    invoices::payment_failed,
+    stripe::{CheckoutSession, Event, Invoice, Subscription},
+};
 use crate::{
     error::AppError,
-    modules::main_site::notify::{self, PaymentFailedMail},
     platform::events::{Actor, Event as DomainEvent, record_event},
     state::AppState,
 };
@@ -58,7 +60,7 @@ pub async fn apply(state: &AppState, event: &Event, raw: &Value) -> Result<Outco
             Err(e) => unreadable(e),
         },
         "invoice.payment_failed" => match serde_json::from_value::<Invoice>(object) {
-            Ok(invoice) => payment_failed(&mut tx, state, event, &invoice).await?,
+            Ok(invoice) => payment_failed(&mut tx, state, event, created, &invoice).await?,
             Err(e) => unreadable(e),
         },
         other => Outcome::Ignored(format!("`{other}` is not used")),
@@ -83,7 +85,7 @@ pub async fn apply(state: &AppState, event: &Event, raw: &Value) -> Result<Outco
     Ok(outcome)
 }
 
-fn actor() -> Actor {
+pub(super) fn actor() -> Actor {
     Actor::system("stripe")
 }
 
@@ -95,7 +97,7 @@ async fn workspace_exists(conn: &mut PgConnection, id: Uuid) -> Result<bool, sql
 }
 
 /// The workspace named in `metadata` (set at checkout), else the one that holds the Stripe ids.
-async fn find_workspace(
+pub(super) async fn find_workspace(
     conn: &mut PgConnection,
     metadata_ws: Option<&String>,
     subscription: Option<&str>,
@@ -216,8 +218,15 @@ async fn checkout_completed(
         cancel_at_period_end: None,
         event_at: at,
     };
-    upsert(conn, &change, &event.id).await?;
-    Ok(Outcome::Applied(ws))
+    Ok(applied_or_stale(upsert(conn, &change, &event.id).await?, ws))
+}
+
+fn applied_or_stale(applied: bool, ws: Uuid) -> Outcome {
+    if applied {
+        Outcome::Applied(ws)
+    } else {
+        Outcome::Ignored("a newer event already updated the subscription".into())
+    }
 }
 
 async fn subscription_changed(
@@ -273,61 +282,5 @@ async fn subscription_changed(
         cancel_at_period_end: Some(sub.cancel_at_period_end),
         event_at: at,
     };
-    if upsert(conn, &change, &event.id).await? {
-        Ok(Outcome::Applied(ws))
-    } else {
-        Ok(Outcome::Ignored("a newer event already updated the subscription".into()))
-    }
-}
-
-async fn payment_failed(
-    conn: &mut PgConnection,
-    state: &AppState,
-    event: &Event,
-    invoice: &Invoice,
-) -> Result<Outcome, AppError> {
-    let sub_id = invoice.subscription_id();
-    let Some(ws) =
-        find_workspace(&mut *conn, None, sub_id.as_deref(), invoice.customer.as_deref()).await?
-    else {
-        return Ok(Outcome::Ignored("no workspace matches the invoice".into()));
-    };
-    let (workspace_name, plan_id): (String, Option<String>) = sqlx::query_as(
-        "select w.name, s.plan_id from smartflow_shared.workspaces w \
-         left join smartflow_shared.subscriptions s on s.workspace_id = w.id where w.id = $1",
-    )
-    .bind(ws)
-    .fetch_one(&mut *conn)
-    .await?;
-    let admins: Vec<String> = sqlx::query_scalar(
-        "select u.email from smartflow_shared.memberships m join smartflow_main.users u on u.id = m.user_id \
-         where m.workspace_id = $1 and m.role = 'admin' and u.disabled_at is null order by u.email",
-    )
-    .bind(ws)
-    .fetch_all(&mut *conn)
-    .await?;
-    let plan_name = plan_id
-        .as_deref()
-        .and_then(|id| state.settings.billing.plans.iter().find(|p| p.id == id))
-        .map_or_else(|| "paid".to_string(), |p| p.name.clone());
-    let mail = PaymentFailedMail {
-        site: &state.settings.app.name,
-        plan: &plan_name,
-        workspace: &workspace_name,
-        amount: notify::money(invoice.amount_due, &invoice.currency),
-        next_attempt: invoice
-            .next_payment_attempt
-            .and_then(|t| DateTime::from_timestamp(t, 0))
-            .map(|t| t.format("%-d %B %Y").to_string()),
-        invoice_url: invoice.hosted_invoice_url.clone(),
-        billing_link: format!("{}/app/billing", state.settings.app.base_url.trim_end_matches('/')),
-    };
-    notify::payment_failed(&mut *conn, state, &admins, &mail).await?;
-    let payload = json!({
-        "invoice_id": invoice.id, "amount_due": invoice.amount_due, "currency": invoice.currency,
-        "attempt_count": invoice.attempt_count, "notified": admins.len(), "stripe_event": event.id,
-    });
-    let domain = DomainEvent::new("billing.payment_failed", "workspace", ws, payload).workspace(ws);
-    record_event(conn, &actor(), domain).await?;
-    Ok(Outcome::Applied(ws))
+    Ok(applied_or_stale(upsert(conn, &change, &event.id).await?, ws))
 }

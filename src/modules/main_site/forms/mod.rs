@@ -93,8 +93,9 @@ pub fn request_id(req: &HttpRequest) -> Option<String> {
 /// What the screen decided before the fields are read.
 #[derive(Debug, PartialEq)]
 pub enum Screen {
-    /// A person, as far as we can tell; `token_error` joins the field errors.
-    Pass { token_error: Option<FieldError> },
+    /// A person, as far as we can tell; `token_error` joins the field errors. A good token goes
+    /// to [`spend`] once the submission is accepted.
+    Pass { token_error: Option<FieldError>, token: Option<token::Valid> },
     /// The honeypot was filled: answer as if accepted, store nothing.
     Trap,
 }
@@ -115,13 +116,41 @@ pub async fn screen(
     let s = &state.settings.main_site;
     let key = state.cipher.derive_key(token::KEY_LABEL);
     let now = chrono::Utc::now().timestamp_millis();
-    let token_error = token::check(&key, form_token, now, s.min_fill_secs, s.form_max_age_secs)
-        .err()
-        .map(|p| FieldError::new("form_token", p.code(), p.message()));
-    if token_error.is_some() {
-        metrics::counter!("main_site_form_token_refused_total").increment(1);
+    match token::check(&key, form_token, now, s.min_fill_secs, s.form_max_age_secs) {
+        Ok(valid) => Ok(Screen::Pass { token_error: None, token: Some(valid) }),
+        Err(p) => {
+            metrics::counter!("main_site_form_token_refused_total").increment(1);
+            Ok(Screen::Pass { token_error: Some(token_field_error(&p)), token: None })
+        }
     }
-    Ok(Screen::Pass { token_error })
+}
+
+fn token_field_error(p: &token::TokenProblem) -> FieldError {
+    FieldError::new("form_token", p.code(), p.message())
+}
+
+/// Accepts a submission's token for good: a second submission with it is refused (`used`), so
+/// a page fetched once cannot be replayed for the token's whole life. Its nonce is remembered
+/// in the cache until the token would expire anyway. A cache outage lets it through, as the
+/// rate limits do.
+pub async fn spend(state: &AppState, token: Option<&token::Valid>) -> Result<(), AppError> {
+    let Some(token) = token else { return Ok(()) };
+    if !state.settings.main_site.single_use_form_tokens {
+        return Ok(());
+    }
+    let key = format!("forms:token:{}", token.nonce);
+    let ttl = std::time::Duration::from_secs(token.remaining_secs.saturating_add(60));
+    match state.cache.set_nx(&key, "1", ttl).await {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            metrics::counter!("main_site_form_token_refused_total").increment(1);
+            Err(AppError::Validation(vec![token_field_error(&token::TokenProblem::Used)]))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "form token reuse check failed; allowing");
+            Ok(())
+        }
+    }
 }
 
 /// A fresh form token for a page being shown now.

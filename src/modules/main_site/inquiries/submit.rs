@@ -103,17 +103,18 @@ async fn submit(
     input: &ContactSubmission,
 ) -> Result<Option<Uuid>, AppError> {
     let ip = forms::ip_of(req, state);
-    let token_error =
+    let (token_error, token) =
         match forms::screen(state, &ip, input.website.as_deref(), input.form_token.as_deref())
             .await?
         {
             Screen::Trap => return Ok(None),
-            Screen::Pass { token_error } => token_error,
+            Screen::Pass { token_error, token } => (token_error, token),
         };
     let site = state.ext::<MainSite>()?;
     let topics: Vec<&str> = site.content.contact.topics.iter().map(|t| t.value.as_str()).collect();
     let inquiry = NewInquiry::parse(input, &topics, token_error)?;
     forms::limits::hit_email(state, &inquiry.email).await?;
+    forms::spend(state, token.as_ref()).await?;
     let actor = Actor::anonymous(forms::request_id(req), Some(ip));
     store(state, &actor, &inquiry).await.map(Some)
 }

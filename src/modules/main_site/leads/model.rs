@@ -78,7 +78,8 @@ impl LeadStatus {
 pub struct Lead {
     pub id: Uuid,
     pub name: String,
-    /// As typed; duplicates are found by its trimmed, lower-cased form.
+    /// Trimmed and lower-cased as it was parsed (the same value as `email_normalized`, on
+    /// which duplicates are found).
     pub email: String,
     pub company: Option<String>,
     /// Where the lead came from, e.g. `homepage`, `demo`, `webinar-2026`.

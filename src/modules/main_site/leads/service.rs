@@ -14,6 +14,7 @@ use crate::{
     platform::{
         auth::Principal,
         events::{Actor, Event, record_event},
+        mail,
     },
     state::AppState,
 };
@@ -155,7 +156,8 @@ pub async fn erase(state: &AppState, staff: &Principal, id: Uuid) -> Result<(), 
     Ok(())
 }
 
-/// Replaces the payloads that quoted a subject's personal data.
+/// Replaces the payloads that quoted a subject's personal data, and removes the e-mails about
+/// it still held by the job queue (pending, failed or sent but not yet pruned).
 pub async fn scrub(
     conn: &mut PgConnection,
     subject_type: &str,
@@ -178,5 +180,6 @@ pub async fn scrub(
     .bind(&erased)
     .execute(&mut *conn)
     .await?;
+    mail::forget(conn, &format!("{subject_type}:{id}")).await?;
     Ok(())
 }

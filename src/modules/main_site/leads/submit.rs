@@ -197,15 +197,16 @@ pub async fn submit(
     input: &LeadSubmission,
 ) -> Result<Option<Stored>, AppError> {
     let ip = forms::ip_of(req, state);
-    let token_error =
+    let (token_error, token) =
         match forms::screen(state, &ip, input.website.as_deref(), input.form_token.as_deref())
             .await?
         {
             Screen::Trap => return Ok(None),
-            Screen::Pass { token_error } => token_error,
+            Screen::Pass { token_error, token } => (token_error, token),
         };
     let lead = NewLead::parse(input, token_error)?;
     forms::limits::hit_email(state, &lead.email).await?;
+    forms::spend(state, token.as_ref()).await?;
     let actor = Actor::anonymous(forms::request_id(req), Some(ip));
     store(state, &actor, &lead).await.map(Some)
 }

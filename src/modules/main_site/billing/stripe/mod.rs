@@ -9,14 +9,15 @@ use std::time::Duration;
 
 use reqwest::{StatusCode, header::HeaderMap};
 use serde::de::DeserializeOwned;
+use tokio::time::Instant;
 
 pub use form::Form;
 pub use types::{ApiError, CheckoutSession, Event, Invoice, PortalSession, Subscription};
 
 use crate::{config::BillingSettings, error::AppError};
 
-/// Attempts per call: Stripe asks clients to retry network errors, 409 lock timeouts, 429 and
-/// 5xx with the same idempotency key.
+/// Attempts per call at most: Stripe asks clients to retry network errors, 409 lock timeouts,
+/// 429 and 5xx with the same idempotency key.
 const ATTEMPTS: u32 = 3;
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +38,15 @@ impl From<StripeError> for AppError {
                 "Stripe refused SmartFlow's API key; an operator must check billing.stripe_secret_key."
                     .into(),
             ),
+            // The same key with other parameters. Keys include a hash of the parameters, so this
+            // means the caller's key was used for a request this server no longer makes alike.
+            StripeError::Api { status: 400, error } if error.kind == "idempotency_error" => {
+                AppError::Conflict(
+                    "This Idempotency-Key was already used for a different request; send a new \
+                     key (or none) to start another."
+                        .into(),
+                )
+            }
             StripeError::Api { status, error } if status < 500 && status != 429 => {
                 AppError::BadGateway(format!(
                     "Stripe refused the request: {}",
@@ -91,18 +101,18 @@ impl StripeClient {
         self.post("/v1/checkout/sessions", params, idempotency_key).await
     }
 
-    /// `POST /v1/billing_portal/sessions`.
+    /// `POST /v1/billing_portal/sessions` (`customer`, `return_url`).
     pub async fn create_portal_session(
         &self,
-        customer: &str,
-        return_url: &str,
+        params: &Form,
         idempotency_key: &str,
     ) -> Result<PortalSession, StripeError> {
-        let mut form = Form::new();
-        form.push("customer", customer).push("return_url", return_url);
-        self.post("/v1/billing_portal/sessions", &form, idempotency_key).await
+        self.post("/v1/billing_portal/sessions", params, idempotency_key).await
     }
 
+    /// Sends `form`, retrying what Stripe says may be retried with the same idempotency key,
+    /// all within one time budget (`billing.stripe_timeout_ms`): a person is waiting for the
+    /// redirect, so retries never stretch the wait beyond it.
     async fn post<T: DeserializeOwned>(
         &self,
         path: &str,
@@ -110,9 +120,11 @@ impl StripeClient {
         idempotency_key: &str,
     ) -> Result<T, StripeError> {
         let body = form.encode();
+        let deadline = Instant::now() + self.timeout;
         let mut attempt = 0;
         loop {
             attempt += 1;
+            let left = deadline.saturating_duration_since(Instant::now());
             let sent = self
                 .http
                 .post(format!("{}{path}", self.base))
@@ -120,7 +132,7 @@ impl StripeClient {
                 .header("Stripe-Version", &self.version)
                 .header("Idempotency-Key", idempotency_key)
                 .header("Content-Type", "application/x-www-form-urlencoded")
-                .timeout(self.timeout)
+                .timeout(left)
                 .body(body.clone())
                 .send()
                 .await;
@@ -128,12 +140,16 @@ impl StripeClient {
                 Ok(res) => read(res).await,
                 Err(e) => Err((StripeError::Transport(e.without_url().to_string()), true)),
             };
+            let backoff = Duration::from_millis(250 * 2u64.pow(attempt - 1));
             match result {
                 Ok(value) => return Ok(value),
-                Err((err, retry)) if retry && attempt < ATTEMPTS => {
+                Err((err, retry))
+                    if retry
+                        && attempt < ATTEMPTS
+                        && deadline.saturating_duration_since(Instant::now()) > backoff =>
+                {
                     tracing::info!(error = %err, attempt, path, "retrying a Stripe call");
-                    // Short waits: a person is waiting for the redirect to checkout.
-                    tokio::time::sleep(Duration::from_millis(250 * 2u64.pow(attempt - 1))).await;
+                    tokio::time::sleep(backoff).await;
                 }
                 Err((err, _)) => return Err(err),
             }
