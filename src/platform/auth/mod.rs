@@ -157,6 +157,26 @@ impl Principal {
         }
     }
 
+    /// Deleting: what you created needs write (or write_own); what others created needs the
+    /// `delete` permission (admins). One rule for every resource.
+    pub fn ensure_can_delete(&self, created_by: Option<Uuid>) -> Result<(), AppError> {
+        let own = created_by.is_some() && created_by == Some(self.user_id);
+        if self.has(Permission::Delete)
+            || (own && (self.has(Permission::Write) || self.has(Permission::WriteOwn)))
+        {
+            Ok(())
+        } else if self.has(Permission::WriteOwn) {
+            Err(AppError::Forbidden(
+                "You can only delete what you created; ask an admin to delete this.".into(),
+            ))
+        } else {
+            Err(AppError::Forbidden(format!(
+                "Your role `{}` cannot delete anything.",
+                self.role.as_str()
+            )))
+        }
+    }
+
     /// `Some(user)` when writes must be limited to the caller's own records.
     pub fn owner_filter(&self) -> Option<Uuid> {
         (!self.has(Permission::Write)).then_some(self.user_id)
@@ -354,8 +374,40 @@ mod tests {
             }
         }
         assert!(Role::Admin.covers(Role::Viewer));
+        assert!(Role::Admin.covers(Role::Admin) && Role::User.covers(Role::User));
         assert!(Role::User.covers(Role::Viewer));
         assert!(!Role::User.covers(Role::Admin));
         assert!(!Role::Viewer.covers(Role::User));
+    }
+
+    fn principal(role: Role) -> Principal {
+        Principal {
+            user_id: Uuid::new_v4(),
+            email: "p@example.com".into(),
+            workspace_id: Uuid::new_v4(),
+            role,
+            is_staff: false,
+            method: AuthMethod::Bearer,
+            session_id: None,
+            api_key_id: None,
+            request_id: None,
+            ip: None,
+        }
+    }
+
+    /// One rule for every resource: delete what you created with write or write_own; delete
+    /// what others created with `delete` (admins).
+    #[test]
+    fn delete_rule() {
+        for (role, own, others, nobodys) in [
+            (Role::Admin, true, true, true),
+            (Role::User, true, false, false),
+            (Role::Viewer, false, false, false),
+        ] {
+            let p = principal(role);
+            assert_eq!(p.ensure_can_delete(Some(p.user_id)).is_ok(), own, "{role:?} own");
+            assert_eq!(p.ensure_can_delete(Some(Uuid::new_v4())).is_ok(), others, "{role:?}");
+            assert_eq!(p.ensure_can_delete(None).is_ok(), nobodys, "{role:?} no creator");
+        }
     }
 }

@@ -22,7 +22,7 @@ use crate::{
         platforms::{Pkce, Platform, PlatformError, generate_state},
     },
     platform::{
-        auth::{MaybePrincipal, Principal},
+        auth::{MaybePrincipal, Permission, Principal},
         crypto::sha256_hex,
         events::{Event, record_event},
     },
@@ -91,6 +91,8 @@ pub async fn start(
     return_to: Option<String>,
     scopes: &[String],
 ) -> Result<Started, AppError> {
+    // Every caller (API, page form) links on the caller's behalf: viewers may not.
+    who.require(Permission::Write)?;
     let social = state.ext::<Social>()?;
     let adapter = social.registry.get(platform);
     let Some(oauth) = adapter.oauth() else {
@@ -198,6 +200,8 @@ pub async fn oauth_callback(
     let who = who.0.ok_or_else(|| {
         AppError::Unauthorized("Sign in, then open this link again to finish linking.".into())
     })?;
+    // The role may have changed since linking started (or the session is not the starter's).
+    who.require(Permission::Write)?;
     let hash = sha256_hex(raw_state);
     // Consumed only by the person who started it: a stranger cannot burn someone's sign-in.
     let consumed: Option<Consumed> = sqlx::query_as(
