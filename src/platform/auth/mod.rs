@@ -221,17 +221,7 @@ async fn resolve(req: &HttpRequest, state: &AppState) -> Result<Principal, AppEr
         let Some(token) = value.strip_prefix("Bearer ").map(str::trim) else {
             return Err(unauthorized("Use `Authorization: Bearer <access token or API key>`."));
         };
-        if token.starts_with(api_keys::KEY_PREFIX) {
-            return api_keys::authenticate(state, token).await;
-        }
-        let claims = tokens::decode(&state.settings.auth, token)?;
-        let session = sessions::load(state, claims.sid).await?.ok_or_else(|| {
-            unauthorized("This session has ended (signed out or expired); sign in again.")
-        })?;
-        if session.user_id != claims.sub {
-            return Err(unauthorized("The access token does not match its session."));
-        }
-        return Ok(session.principal(AuthMethod::Bearer));
+        return from_bearer(state, token).await;
     }
     if let Some(cookie) = req.cookie(SESSION_COOKIE) {
         let session = sessions::from_cookie(state, cookie.value())
@@ -243,6 +233,31 @@ async fn resolve(req: &HttpRequest, state: &AppState) -> Result<Principal, AppEr
         return Ok(session.principal(AuthMethod::Cookie));
     }
     Err(unauthorized("Sign in, or send `Authorization: Bearer <access token or API key>`."))
+}
+
+/// A bearer credential from any transport (header, WebSocket query or message): an API key,
+/// or an access token whose session is live and still in the token's user and workspace.
+pub async fn from_bearer(state: &AppState, token: &str) -> Result<Principal, AppError> {
+    let token = token.trim();
+    if token.starts_with(api_keys::KEY_PREFIX) {
+        return api_keys::authenticate(state, token).await;
+    }
+    let claims = tokens::decode(&state.settings.auth, token)?;
+    let session = sessions::load(state, claims.sid).await?.ok_or_else(|| {
+        unauthorized("This session has ended (signed out or expired); sign in again.")
+    })?;
+    if session.user_id != claims.sub {
+        return Err(unauthorized("The access token does not match its session."));
+    }
+    // After a workspace switch the session moved on: tokens issued before it must not act in
+    // the new workspace with the old one's intent.
+    if session.workspace_id != claims.wid {
+        return Err(unauthorized(
+            "This access token was issued for another workspace; use the token from \
+             switch-workspace or refresh.",
+        ));
+    }
+    Ok(session.principal(AuthMethod::Bearer))
 }
 
 pub fn unauthorized(detail: &str) -> AppError {
