@@ -61,17 +61,24 @@ impl FromRequest for SignedIn {
     }
 }
 
+/// Whether `target` is a path on this site, safe to redirect to. Browsers drop tabs and
+/// newlines and read a backslash as `/` in URLs, so `/<tab>/evil.example` would leave the
+/// site: such characters are refused outright, and what remains must resolve to this site.
+pub fn is_local_path(target: &str) -> bool {
+    const BASE: &str = "https://smartflow.invalid/";
+    let plain = target.starts_with('/')
+        && !target.starts_with("//")
+        && !target.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\');
+    plain
+        && url::Url::parse(BASE)
+            .and_then(|base| base.join(target))
+            .is_ok_and(|u| u.origin().ascii_serialization() == BASE.trim_end_matches('/'))
+}
+
 /// Where to go after signing in: only paths on this site.
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n)
-            if n.starts_with('/')
-                && !n.starts_with("//")
-                && !n.starts_with("/\\")
-                && !n.contains("://") =>
-        {
-            n.to_string()
-        }
+        Some(n) if is_local_path(n) => n.to_string(),
         _ => "/app".to_string(),
     }
 }

@@ -62,14 +62,7 @@ pub fn platform_error(e: PlatformError, field: &str) -> AppError {
 pub fn parse_return_to(raw: Option<&str>) -> Result<Option<String>, AppError> {
     match raw.map(str::trim).filter(|r| !r.is_empty()) {
         None => Ok(None),
-        Some(r)
-            if r.starts_with('/')
-                && !r.starts_with("//")
-                && !r.contains('\\')
-                && !r.contains("://") =>
-        {
-            Ok(Some(r.to_string()))
-        }
+        Some(r) if crate::platform::auth::pages::is_local_path(r) => Ok(Some(r.to_string())),
         Some(_) => Err(AppError::validation(
             "return_to",
             "invalid",
