@@ -10,6 +10,7 @@ pub mod api_keys;
 pub mod csrf;
 pub mod pages;
 pub mod password;
+pub mod reset;
 pub mod routes;
 pub mod sessions;
 pub mod throttle;

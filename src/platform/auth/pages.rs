@@ -10,7 +10,7 @@ use actix_web::{
 use askama::Template;
 use serde::Deserialize;
 
-use super::{MaybePrincipal, Principal, csrf::CsrfToken, routes, sessions};
+use super::{MaybePrincipal, Principal, csrf::CsrfToken, reset, routes, sessions};
 use crate::{
     error::{AppError, PageError},
     http::page::{CachePolicy, Layout, render},
@@ -306,13 +306,16 @@ pub async fn forgot_submit(
     csrf: CsrfToken,
     form: web::Form<ForgotForm>,
 ) -> Result<HttpResponse, PageError> {
-    let (sent, error, status) = match routes::request_reset(&state, &req, &form.email).await {
+    let (sent, error, status) = match reset::request_reset(&state, &req, &form.email).await {
         Ok(()) => (true, String::new(), StatusCode::OK),
         Err(AppError::Validation(list)) => (
             false,
             list.first().map(|f| f.message.clone()).unwrap_or_default(),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
+        Err(e @ AppError::TooManyRequests { .. }) => {
+            (false, e.problem().detail.unwrap_or_default(), StatusCode::TOO_MANY_REQUESTS)
+        }
         Err(e) => return Err(e.into()),
     };
     let page = ForgotPage {
@@ -365,7 +368,7 @@ pub async fn reset_submit(
     csrf: CsrfToken,
     form: web::Form<ResetForm>,
 ) -> Result<HttpResponse, PageError> {
-    match routes::confirm_reset(&state, &req, &form.token, &form.password).await {
+    match reset::confirm_reset(&state, &req, &form.token, &form.password).await {
         Ok(()) => {
             Ok(HttpResponse::SeeOther().insert_header(("location", "/login?notice=reset")).finish())
         }
