@@ -440,7 +440,9 @@ pub async fn invite_submit(
             }
             Ok(res.finish())
         }
-        Err(e @ (AppError::Validation(_) | AppError::Forbidden(_))) => {
+        Err(
+            e @ (AppError::Validation(_) | AppError::Forbidden(_) | AppError::PaymentRequired(_)),
+        ) => {
             let status = actix_web::ResponseError::status_code(&e);
             let error = match &e {
                 AppError::Validation(list) => {
