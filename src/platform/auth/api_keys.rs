@@ -42,7 +42,8 @@ struct CachedKey {
 }
 
 fn cache_key(prefix: &str) -> String {
-    format!("apikey:{prefix}")
+    // Versioned: entries cached before the creator's role was part of them are not read.
+    format!("apikey:v2:{prefix}")
 }
 
 fn split(token: &str) -> Option<&str> {
