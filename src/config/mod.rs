@@ -321,6 +321,10 @@ pub struct AuthSettings {
     pub max_failed_logins_per_account: u64,
     pub max_failed_logins_per_ip: u64,
     pub failed_login_window_secs: u64,
+    /// Password-reset requests per e-mail address, and per client address, in each window.
+    pub max_password_resets_per_account: u64,
+    pub max_password_resets_per_ip: u64,
+    pub password_reset_window_secs: u64,
     pub password_reset_ttl_mins: u64,
     pub invitation_ttl_hours: u64,
 }
@@ -594,6 +598,9 @@ impl Default for Settings {
                 max_failed_logins_per_account: 10,
                 max_failed_logins_per_ip: 50,
                 failed_login_window_secs: 900,
+                max_password_resets_per_account: 5,
+                max_password_resets_per_ip: 30,
+                password_reset_window_secs: 3600,
                 password_reset_ttl_mins: 60,
                 invitation_ttl_hours: 168,
             },

@@ -67,10 +67,22 @@ pub trait Cache: Send + Sync + 'static {
     async fn delete(&self, key: &str) -> Result<bool, CacheError>;
     /// `INCR` + `EXPIRE` on first use: a fixed window of `window` starting at the first hit.
     async fn incr(&self, key: &str, window: Duration) -> Result<Counter, CacheError>;
+    /// Gives back one `incr` of a live counter (keeping its window); nothing when it is gone.
+    async fn decr(&self, key: &str) -> Result<(), CacheError>;
     async fn publish(&self, channel: &str, message: &str) -> Result<(), CacheError>;
     /// Messages published on `channel` by any instance from now on.
     async fn subscribe(&self, channel: &str) -> Result<Subscription, CacheError>;
     async fn ping(&self) -> Result<(), CacheError>;
+}
+
+/// The value of an invalidated cache entry. Readers treat it as a miss and go to the store of
+/// record, and fill entries only with `set_nx`, so a reader that loaded the old state just
+/// before a change cannot put it back; the marker expires after the entries' own TTL.
+pub const STALE: &str = "!stale";
+
+/// Replaces `key` with the [`STALE`] marker for `ttl` (at least the TTL its fills use).
+pub async fn invalidate(cache: &dyn Cache, key: &str, ttl: Duration) -> Result<(), CacheError> {
+    cache.set(key, STALE, Some(ttl)).await
 }
 
 /// A live subscription; dropping it unsubscribes.
@@ -223,6 +235,17 @@ impl Cache for MemoryCache {
         })
     }
 
+    async fn decr(&self, key: &str) -> Result<(), CacheError> {
+        self.with_map(|map, now| {
+            if let Some(e) = map.get_mut(key).filter(|e| e.live(now)) {
+                let count: u64 =
+                    e.value.parse().map_err(|_| CacheError::NotACounter(key.to_string()))?;
+                e.value = count.saturating_sub(1).to_string();
+            }
+            Ok(())
+        })
+    }
+
     async fn publish(&self, channel: &str, message: &str) -> Result<(), CacheError> {
         self.hub.deliver(channel, Arc::from(message));
         Ok(())
@@ -344,6 +367,14 @@ if t < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); t = tonumber(ARGV[1]) end
 return {c, t}
 ";
 
+/// `DECR` only while the key exists (a bare `DECR` would create a counter without expiry).
+const DECR_SCRIPT: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 and tonumber(redis.call('GET', KEYS[1])) > 0 then
+  redis.call('DECR', KEYS[1])
+end
+return 0
+";
+
 #[async_trait]
 impl Cache for RedisCache {
     fn backend(&self) -> CacheBackend {
@@ -380,6 +411,12 @@ impl Cache for RedisCache {
         cmd.arg(INCR_SCRIPT).arg(1).arg(self.key(key)).arg(window.as_millis().max(1) as u64);
         let (count, pttl): (u64, i64) = self.run(&cmd).await?;
         Ok(Counter { count, resets_in: Duration::from_millis(pttl.max(0) as u64) })
+    }
+
+    async fn decr(&self, key: &str) -> Result<(), CacheError> {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(DECR_SCRIPT).arg(1).arg(self.key(key));
+        self.run::<i64>(&cmd).await.map(|_| ())
     }
 
     async fn publish(&self, channel: &str, message: &str) -> Result<(), CacheError> {
@@ -440,6 +477,20 @@ mod tests {
             cache.incr("s", Duration::from_secs(1)).await,
             Err(CacheError::NotACounter(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn memory_decr_gives_back_within_the_window_only() {
+        let cache = MemoryCache::new();
+        cache.incr("k", Duration::from_secs(60)).await.unwrap();
+        cache.incr("k", Duration::from_secs(60)).await.unwrap();
+        cache.decr("k").await.unwrap();
+        assert_eq!(cache.get("k").await.unwrap().as_deref(), Some("1"));
+        cache.decr("k").await.unwrap();
+        cache.decr("k").await.unwrap();
+        assert_eq!(cache.get("k").await.unwrap().as_deref(), Some("0"), "never below zero");
+        cache.decr("absent").await.unwrap();
+        assert_eq!(cache.get("absent").await.unwrap(), None, "no counter is created");
     }
 
     #[tokio::test]

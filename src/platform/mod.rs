@@ -20,7 +20,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 /// Routes every deployment serves, whatever modules are enabled.
 pub fn configure(cfg: &mut ServiceConfig) {
-    use auth::{api_keys, pages, routes};
+    use auth::{api_keys, pages, reset, routes};
     cfg.service(routes::signup)
         .service(routes::login)
         .service(routes::refresh)
@@ -28,8 +28,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(routes::me)
         .service(routes::session_info)
         .service(routes::switch_workspace)
-        .service(routes::password_reset)
-        .service(routes::password_reset_confirm)
+        .service(reset::password_reset)
+        .service(reset::password_reset_confirm)
         .service(api_keys::list_api_keys)
         .service(api_keys::create_api_key)
         .service(api_keys::revoke_api_key)
@@ -84,7 +84,8 @@ pub fn register_jobs(registry: &mut jobs::JobRegistry) {
         .register::<jobs::PruneJobs>()
         .register::<events::DispatchEvent>()
         .register::<webhooks::DeliverWebhook>()
-        .register::<mail::SendEmail>();
+        .register::<mail::SendEmail>()
+        .register::<auth::reset::SendResetLink>();
 }
 
 /// Every job kind this binary can run.

@@ -327,7 +327,7 @@ pub async fn delete_upload(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
     let upload = find(&state, who.workspace_id, *id).await?;
-    who.ensure_can_edit(upload.created_by)?;
+    who.ensure_can_delete(upload.created_by)?;
     let mut tx = state.db.begin().await?;
     sqlx::query("delete from smartflow_shared.uploads where id = $1 and workspace_id = $2")
         .bind(upload.id)

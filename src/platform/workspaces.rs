@@ -13,13 +13,14 @@ use crate::{
     error::{AppError, Validator},
     platform::{
         auth::{
-            Authorized, ManageUsers, MaybePrincipal, Principal, Read, Role, password,
-            routes::{AuthResponse, MembershipView, UserView},
+            Authorized, ManageUsers, MaybePrincipal, Principal, Read, Role, api_keys, password,
+            routes::{self, AuthResponse, MembershipView, UserView},
             sessions,
         },
         crypto::{random_token, sha256_hex},
         events::{Actor, Event, record_event},
         mail::{self, OutgoingEmail},
+        plans::{self, Limit},
     },
     state::AppState,
 };
@@ -73,7 +74,7 @@ pub struct Invitation {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct AcceptInvitation {
     /// The token from the e-mailed link.
     pub token: String,
@@ -82,27 +83,32 @@ pub struct AcceptInvitation {
     pub name: Option<String>,
 }
 
+impl std::fmt::Debug for AcceptInvitation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = crate::platform::auth::routes::REDACTED;
+        f.debug_struct("AcceptInvitation")
+            .field("token", &redacted)
+            .field("password", &self.password.as_ref().map(|_| redacted))
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
 /// A workspace path segment must be the caller's current workspace: other workspaces do not
 /// exist for this request (404, never 403, so ids cannot be probed).
 fn same_workspace(who: &Principal, id: Uuid) -> Result<(), AppError> {
     if who.workspace_id == id { Ok(()) } else { Err(AppError::not_found("Workspace")) }
 }
 
-/// Workspaces you belong to, with your role in each.
-#[utoipa::path(tag = "identity", responses((status = 200, body = Vec<MembershipView>)), security(("bearer" = []), ("session_cookie" = [])))]
+/// Workspaces you belong to, with your role in each (with an API key: only the key's
+/// workspace, with the key's role).
+#[utoipa::path(tag = "identity", responses((status = 200, body = Vec<MembershipView>)), security(("bearer" = []), ("api_key" = []), ("session_cookie" = [])))]
 #[get("/api/workspaces")]
 pub async fn list_workspaces(
     state: web::Data<AppState>,
     who: Principal,
 ) -> Result<HttpResponse, AppError> {
-    let rows: Vec<MembershipView> = sqlx::query_as(
-        "select m.workspace_id, w.name as workspace_name, m.role from smartflow_shared.memberships m \
-         join smartflow_shared.workspaces w on w.id = m.workspace_id where m.user_id = $1 order by w.name",
-    )
-    .bind(who.user_id)
-    .fetch_all(&state.db)
-    .await?;
-    Ok(HttpResponse::Ok().json(rows))
+    Ok(HttpResponse::Ok().json(routes::visible_memberships(&state, &who).await?))
 }
 
 /// The current workspace.
@@ -251,6 +257,7 @@ pub async fn change_member_role(
     tx.commit().await?;
     let open = sessions::open_sessions(&state, user, Some(id)).await?;
     sessions::forget(&state, &open).await;
+    api_keys::forget_keys_of(&state, user, Some(id)).await;
     Ok(HttpResponse::Ok().json(member))
 }
 
@@ -296,8 +303,31 @@ pub async fn remove_member(
     )
     .await?;
     tx.commit().await?;
-    sessions::forget(&state, &open).await;
+    sessions::mark_revoked(&state, &open).await;
+    api_keys::forget_keys_of(&state, user, Some(id)).await;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Seats the plan's `members` limit counts: members, and pending invitations when asked. Locks
+/// the workspace row so concurrent invitations and acceptances are counted one at a time.
+async fn seats_in_use(
+    conn: &mut sqlx::PgConnection,
+    workspace: Uuid,
+    with_pending: bool,
+) -> Result<i64, AppError> {
+    sqlx::query("select 1 from smartflow_shared.workspaces where id = $1 for update")
+        .bind(workspace)
+        .execute(&mut *conn)
+        .await?;
+    Ok(sqlx::query_scalar(
+        "select (select count(*) from smartflow_shared.memberships where workspace_id = $1) \
+         + case when $2 then (select count(*) from smartflow_shared.invitations where workspace_id = $1 \
+           and accepted_at is null and revoked_at is null and expires_at > now()) else 0 end",
+    )
+    .bind(workspace)
+    .bind(with_pending)
+    .fetch_one(&mut *conn)
+    .await?)
 }
 
 #[derive(Template)]
@@ -311,8 +341,9 @@ struct InvitationEmail<'a> {
     days: u64,
 }
 
-/// Invites someone by e-mail with a single-use link (admins).
-#[utoipa::path(tag = "identity", params(("id" = Uuid, Path)), request_body = NewInvitation, responses((status = 201, body = Invitation)), security(("bearer" = []), ("api_key" = []), ("session_cookie" = [])))]
+/// Invites someone by e-mail with a single-use link (admins). Members and pending invitations
+/// together are limited by the plan (402).
+#[utoipa::path(tag = "identity", params(("id" = Uuid, Path)), request_body = NewInvitation, responses((status = 201, body = Invitation), (status = 402), (status = 409)), security(("bearer" = []), ("api_key" = []), ("session_cookie" = [])))]
 #[post("/api/workspaces/{id}/invitations")]
 pub async fn invite_member(
     state: web::Data<AppState>,
@@ -355,6 +386,9 @@ pub async fn invite_member(
     .render()
     .map_err(AppError::internal)?;
     let mut tx = state.db.begin().await?;
+    // Members and pending invitations count: every invitation may become a member.
+    let in_use = seats_in_use(&mut tx, *id, true).await?;
+    plans::ensure(&state, *id, Limit::Members, in_use).await?;
     let inv: Invitation = sqlx::query_as(
         "insert into smartflow_shared.invitations (workspace_id, email, role, token_hash, invited_by, expires_at) \
          values ($1, $2, $3, $4, $5, now() + make_interval(hours => $6)) \
@@ -508,6 +542,18 @@ pub async fn accept(
             (id, true)
         }
     };
+    let already: bool = sqlx::query_scalar(
+        "select exists (select 1 from smartflow_shared.memberships where workspace_id = $1 and user_id = $2)",
+    )
+    .bind(workspace_id)
+    .bind(user_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if !already {
+        // The plan may have shrunk, or others joined, since the invitation was sent.
+        let in_use = seats_in_use(&mut tx, workspace_id, false).await?;
+        plans::ensure(state, workspace_id, Limit::Members, in_use).await?;
+    }
     sqlx::query("insert into smartflow_shared.memberships (workspace_id, user_id, role) values ($1, $2, $3) on conflict do nothing")
         .bind(workspace_id)
         .bind(user_id)
@@ -554,7 +600,7 @@ pub async fn accept(
 
 /// Accepts an invitation. Signed in as the invited address: joins the workspace. No account
 /// yet: creates it with `password` and signs in.
-#[utoipa::path(tag = "identity", request_body = AcceptInvitation, responses((status = 200, body = AuthResponse), (status = 204)))]
+#[utoipa::path(tag = "identity", request_body = AcceptInvitation, responses((status = 200, body = AuthResponse), (status = 204), (status = 402), (status = 422)))]
 #[post("/api/invitations/accept")]
 pub async fn accept_invitation(
     state: web::Data<AppState>,

@@ -15,6 +15,7 @@ use crate::{
     domain::text,
     error::{AppError, Validator},
     platform::{
+        cache,
         crypto::{constant_time_eq, random_token, sha256_hex},
         events::{Event, record_event},
     },
@@ -22,7 +23,8 @@ use crate::{
 };
 
 pub const KEY_PREFIX: &str = "sf_";
-/// Successful look-ups are cached briefly; revoking deletes the cached copy.
+/// Successful look-ups are cached briefly; revoking a key, or a change to its creator's
+/// membership, replaces the cached copy with an invalidation marker.
 const CACHE_TTL: Duration = Duration::from_secs(60);
 
 #[derive(Serialize, Deserialize, sqlx::FromRow)]
@@ -34,10 +36,14 @@ struct CachedKey {
     created_by: Option<Uuid>,
     email: Option<String>,
     expires_at: Option<DateTime<Utc>>,
+    /// The creator's role in the key's workspace now; `None` when they left it, were disabled
+    /// or deleted.
+    creator_role: Option<Role>,
 }
 
 fn cache_key(prefix: &str) -> String {
-    format!("apikey:{prefix}")
+    // Versioned: entries cached before the creator's role was part of them are not read.
+    format!("apikey:v2:{prefix}")
 }
 
 fn split(token: &str) -> Option<&str> {
@@ -60,16 +66,20 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Ap
         Some(k) => k,
         None => {
             let key: CachedKey = sqlx::query_as(
-                "select k.id, k.workspace_id, k.role, k.key_hash, k.created_by, u.email, k.expires_at \
-                 from smartflow_shared.api_keys k left join smartflow_main.users u on u.id = k.created_by \
+                "select k.id, k.workspace_id, k.role, k.key_hash, k.created_by, u.email, k.expires_at, \
+                 case when u.disabled_at is null then m.role end as creator_role \
+                 from smartflow_shared.api_keys k \
+                 left join smartflow_main.users u on u.id = k.created_by \
+                 left join smartflow_shared.memberships m on m.user_id = k.created_by and m.workspace_id = k.workspace_id \
                  where k.prefix = $1 and k.revoked_at is null",
             )
             .bind(prefix)
             .fetch_optional(&state.db)
             .await?
             .ok_or_else(invalid)?;
+            // Only when absent: an invalidation written since the read above must win.
             if let Ok(json) = serde_json::to_string(&key) {
-                let _ = state.cache.set(&cache_key(prefix), &json, Some(CACHE_TTL)).await;
+                let _ = state.cache.set_nx(&cache_key(prefix), &json, CACHE_TTL).await;
             }
             key
         }
@@ -79,6 +89,14 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Ap
     }
     if key.expires_at.is_some_and(|e| e <= Utc::now()) {
         return Err(unauthorized("The API key has expired; create a new one."));
+    }
+    // A key delegates its creator's rights: it works only while they still hold them.
+    let Some(created_by) = key.created_by else { return Err(invalid()) };
+    if !key.creator_role.is_some_and(|r| r.covers(key.role)) {
+        return Err(unauthorized(
+            "The API key's creator no longer has the rights it grants (removed from the \
+             workspace, disabled or given a lower role); an admin can create a new key.",
+        ));
     }
     // Best effort, at most once a minute per key.
     if state.cache.set_nx(&format!("apikey:used:{}", key.id), "1", CACHE_TTL).await.unwrap_or(false)
@@ -90,7 +108,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Ap
                 .await;
     }
     Ok(Principal {
-        user_id: key.created_by.unwrap_or(Uuid::nil()),
+        user_id: created_by,
         email: key.email.unwrap_or_default(),
         workspace_id: key.workspace_id,
         role: key.role,
@@ -101,6 +119,35 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Ap
         request_id: None,
         ip: None,
     })
+}
+
+/// Drops cached look-ups of the keys `user` created in `workspace` (or in any workspace), so a
+/// removal, role change or disabled account takes effect on the keys' next request.
+pub async fn forget_keys_of(state: &AppState, user: Uuid, workspace: Option<Uuid>) {
+    let prefixes: Vec<String> = match sqlx::query_scalar(
+        "select prefix from smartflow_shared.api_keys where created_by = $1 \
+         and ($2::uuid is null or workspace_id = $2) and revoked_at is null",
+    )
+    .bind(user)
+    .bind(workspace)
+    .fetch_all(&state.db)
+    .await
+    {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not list API keys to drop from the cache");
+            return;
+        }
+    };
+    for prefix in prefixes {
+        invalidate(state, &prefix).await;
+    }
+}
+
+async fn invalidate(state: &AppState, prefix: &str) {
+    if let Err(e) = cache::invalidate(state.cache.as_ref(), &cache_key(prefix), CACHE_TTL).await {
+        tracing::warn!(error = %e, "could not drop a cached API key");
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
@@ -139,7 +186,7 @@ const COLUMNS: &str =
     "id, name, prefix, role, created_by, created_at, expires_at, last_used_at, revoked_at";
 
 /// API keys of the current workspace.
-#[utoipa::path(tag = "identity", responses((status = 200, body = Vec<ApiKeyView>)), security(("bearer" = []), ("session_cookie" = [])))]
+#[utoipa::path(tag = "identity", responses((status = 200, body = Vec<ApiKeyView>)), security(("bearer" = []), ("api_key" = []), ("session_cookie" = [])))]
 #[get("/api/api-keys")]
 pub async fn list_api_keys(
     state: web::Data<AppState>,
@@ -159,7 +206,7 @@ pub async fn list_api_keys(
     tag = "identity",
     request_body = NewApiKey,
     responses((status = 201, body = CreatedApiKey)),
-    security(("bearer" = []), ("session_cookie" = []))
+    security(("bearer" = []), ("api_key" = []), ("session_cookie" = []))
 )]
 #[post("/api/api-keys")]
 pub async fn create_api_key(
@@ -229,7 +276,7 @@ pub async fn create_api_key(
 }
 
 /// Revokes an API key: requests with it fail from now on.
-#[utoipa::path(tag = "identity", params(("id" = Uuid, Path)), responses((status = 204)), security(("bearer" = []), ("session_cookie" = [])))]
+#[utoipa::path(tag = "identity", params(("id" = Uuid, Path)), responses((status = 204)), security(("bearer" = []), ("api_key" = []), ("session_cookie" = [])))]
 #[delete("/api/api-keys/{id}")]
 pub async fn revoke_api_key(
     state: web::Data<AppState>,
@@ -253,6 +300,6 @@ pub async fn revoke_api_key(
     )
     .await?;
     tx.commit().await?;
-    let _ = state.cache.delete(&cache_key(&prefix)).await;
+    invalidate(&state, &prefix).await;
     Ok(HttpResponse::NoContent().finish())
 }

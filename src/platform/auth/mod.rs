@@ -10,6 +10,7 @@ pub mod api_keys;
 pub mod csrf;
 pub mod pages;
 pub mod password;
+pub mod reset;
 pub mod routes;
 pub mod sessions;
 pub mod throttle;
@@ -157,6 +158,26 @@ impl Principal {
         }
     }
 
+    /// Deleting: what you created needs write (or write_own); what others created needs the
+    /// `delete` permission (admins). One rule for every resource.
+    pub fn ensure_can_delete(&self, created_by: Option<Uuid>) -> Result<(), AppError> {
+        let own = created_by.is_some() && created_by == Some(self.user_id);
+        if self.has(Permission::Delete)
+            || (own && (self.has(Permission::Write) || self.has(Permission::WriteOwn)))
+        {
+            Ok(())
+        } else if self.has(Permission::WriteOwn) {
+            Err(AppError::Forbidden(
+                "You can only delete what you created; ask an admin to delete this.".into(),
+            ))
+        } else {
+            Err(AppError::Forbidden(format!(
+                "Your role `{}` cannot delete anything.",
+                self.role.as_str()
+            )))
+        }
+    }
+
     /// `Some(user)` when writes must be limited to the caller's own records.
     pub fn owner_filter(&self) -> Option<Uuid> {
         (!self.has(Permission::Write)).then_some(self.user_id)
@@ -201,17 +222,7 @@ async fn resolve(req: &HttpRequest, state: &AppState) -> Result<Principal, AppEr
         let Some(token) = value.strip_prefix("Bearer ").map(str::trim) else {
             return Err(unauthorized("Use `Authorization: Bearer <access token or API key>`."));
         };
-        if token.starts_with(api_keys::KEY_PREFIX) {
-            return api_keys::authenticate(state, token).await;
-        }
-        let claims = tokens::decode(&state.settings.auth, token)?;
-        let session = sessions::load(state, claims.sid).await?.ok_or_else(|| {
-            unauthorized("This session has ended (signed out or expired); sign in again.")
-        })?;
-        if session.user_id != claims.sub {
-            return Err(unauthorized("The access token does not match its session."));
-        }
-        return Ok(session.principal(AuthMethod::Bearer));
+        return from_bearer(state, token).await;
     }
     if let Some(cookie) = req.cookie(SESSION_COOKIE) {
         let session = sessions::from_cookie(state, cookie.value())
@@ -223,6 +234,31 @@ async fn resolve(req: &HttpRequest, state: &AppState) -> Result<Principal, AppEr
         return Ok(session.principal(AuthMethod::Cookie));
     }
     Err(unauthorized("Sign in, or send `Authorization: Bearer <access token or API key>`."))
+}
+
+/// A bearer credential from any transport (header, WebSocket query or message): an API key,
+/// or an access token whose session is live and still in the token's user and workspace.
+pub async fn from_bearer(state: &AppState, token: &str) -> Result<Principal, AppError> {
+    let token = token.trim();
+    if token.starts_with(api_keys::KEY_PREFIX) {
+        return api_keys::authenticate(state, token).await;
+    }
+    let claims = tokens::decode(&state.settings.auth, token)?;
+    let session = sessions::load(state, claims.sid).await?.ok_or_else(|| {
+        unauthorized("This session has ended (signed out or expired); sign in again.")
+    })?;
+    if session.user_id != claims.sub {
+        return Err(unauthorized("The access token does not match its session."));
+    }
+    // After a workspace switch the session moved on: tokens issued before it must not act in
+    // the new workspace with the old one's intent.
+    if session.workspace_id != claims.wid {
+        return Err(unauthorized(
+            "This access token was issued for another workspace; use the token from \
+             switch-workspace or refresh.",
+        ));
+    }
+    Ok(session.principal(AuthMethod::Bearer))
 }
 
 pub fn unauthorized(detail: &str) -> AppError {
@@ -354,8 +390,40 @@ mod tests {
             }
         }
         assert!(Role::Admin.covers(Role::Viewer));
+        assert!(Role::Admin.covers(Role::Admin) && Role::User.covers(Role::User));
         assert!(Role::User.covers(Role::Viewer));
         assert!(!Role::User.covers(Role::Admin));
         assert!(!Role::Viewer.covers(Role::User));
+    }
+
+    fn principal(role: Role) -> Principal {
+        Principal {
+            user_id: Uuid::new_v4(),
+            email: "p@example.com".into(),
+            workspace_id: Uuid::new_v4(),
+            role,
+            is_staff: false,
+            method: AuthMethod::Bearer,
+            session_id: None,
+            api_key_id: None,
+            request_id: None,
+            ip: None,
+        }
+    }
+
+    /// One rule for every resource: delete what you created with write or write_own; delete
+    /// what others created with `delete` (admins).
+    #[test]
+    fn delete_rule() {
+        for (role, own, others, nobodys) in [
+            (Role::Admin, true, true, true),
+            (Role::User, true, false, false),
+            (Role::Viewer, false, false, false),
+        ] {
+            let p = principal(role);
+            assert_eq!(p.ensure_can_delete(Some(p.user_id)).is_ok(), own, "{role:?} own");
+            assert_eq!(p.ensure_can_delete(Some(Uuid::new_v4())).is_ok(), others, "{role:?}");
+            assert_eq!(p.ensure_can_delete(None).is_ok(), nobodys, "{role:?} no creator");
+        }
     }
 }

@@ -10,7 +10,7 @@ use actix_web::{
 use askama::Template;
 use serde::Deserialize;
 
-use super::{MaybePrincipal, Principal, csrf::CsrfToken, routes, sessions};
+use super::{MaybePrincipal, Principal, csrf::CsrfToken, reset, routes, sessions};
 use crate::{
     error::{AppError, PageError},
     http::page::{CachePolicy, Layout, render},
@@ -61,17 +61,24 @@ impl FromRequest for SignedIn {
     }
 }
 
+/// Whether `target` is a path on this site, safe to redirect to. Browsers drop tabs and
+/// newlines and read a backslash as `/` in URLs, so `/<tab>/evil.example` would leave the
+/// site: such characters are refused outright, and what remains must resolve to this site.
+pub fn is_local_path(target: &str) -> bool {
+    const BASE: &str = "https://smartflow.invalid/";
+    let plain = target.starts_with('/')
+        && !target.starts_with("//")
+        && !target.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\');
+    plain
+        && url::Url::parse(BASE)
+            .and_then(|base| base.join(target))
+            .is_ok_and(|u| u.origin().ascii_serialization() == BASE.trim_end_matches('/'))
+}
+
 /// Where to go after signing in: only paths on this site.
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n)
-            if n.starts_with('/')
-                && !n.starts_with("//")
-                && !n.starts_with("/\\")
-                && !n.contains("://") =>
-        {
-            n.to_string()
-        }
+        Some(n) if is_local_path(n) => n.to_string(),
         _ => "/app".to_string(),
     }
 }
@@ -299,13 +306,16 @@ pub async fn forgot_submit(
     csrf: CsrfToken,
     form: web::Form<ForgotForm>,
 ) -> Result<HttpResponse, PageError> {
-    let (sent, error, status) = match routes::request_reset(&state, &req, &form.email).await {
+    let (sent, error, status) = match reset::request_reset(&state, &req, &form.email).await {
         Ok(()) => (true, String::new(), StatusCode::OK),
         Err(AppError::Validation(list)) => (
             false,
             list.first().map(|f| f.message.clone()).unwrap_or_default(),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
+        Err(e @ AppError::TooManyRequests { .. }) => {
+            (false, e.problem().detail.unwrap_or_default(), StatusCode::TOO_MANY_REQUESTS)
+        }
         Err(e) => return Err(e.into()),
     };
     let page = ForgotPage {
@@ -358,7 +368,7 @@ pub async fn reset_submit(
     csrf: CsrfToken,
     form: web::Form<ResetForm>,
 ) -> Result<HttpResponse, PageError> {
-    match routes::confirm_reset(&state, &req, &form.token, &form.password).await {
+    match reset::confirm_reset(&state, &req, &form.token, &form.password).await {
         Ok(()) => {
             Ok(HttpResponse::SeeOther().insert_header(("location", "/login?notice=reset")).finish())
         }
@@ -430,7 +440,9 @@ pub async fn invite_submit(
             }
             Ok(res.finish())
         }
-        Err(e @ (AppError::Validation(_) | AppError::Forbidden(_))) => {
+        Err(
+            e @ (AppError::Validation(_) | AppError::Forbidden(_) | AppError::PaymentRequired(_)),
+        ) => {
             let status = actix_web::ResponseError::status_code(&e);
             let error = match &e {
                 AppError::Validation(list) => {

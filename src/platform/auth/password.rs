@@ -56,11 +56,23 @@ pub async fn verify(
     .map_err(AppError::internal)
 }
 
-async fn dummy_hash(settings: &AuthSettings) -> Result<String, AppError> {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    if let Some(h) = DUMMY.get() {
-        return Ok(h.clone());
+static DUMMY: OnceLock<String> = OnceLock::new();
+
+/// Builds the hash that unknown accounts are checked against. Called at start-up, so no
+/// sign-in (the first with an unknown address included) pays for building it.
+pub async fn prepare(settings: &AuthSettings) -> Result<(), AppError> {
+    if DUMMY.get().is_none() {
+        let h = hash(settings, "no such user; this hash only spends time").await?;
+        let _ = DUMMY.set(h);
     }
-    let h = hash(settings, "no such user; this hash only spends time").await?;
-    Ok(DUMMY.get_or_init(|| h).clone())
+    Ok(())
+}
+
+async fn dummy_hash(settings: &AuthSettings) -> Result<String, AppError> {
+    // Normally ready since start-up; tools that skip it build it here.
+    prepare(settings).await?;
+    DUMMY
+        .get()
+        .cloned()
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("dummy password hash missing")))
 }

@@ -1,8 +1,7 @@
-//! `/api/auth/*`: sign-up, sign-in (JWT + session cookie), refresh, sign-out, me, workspace
-//! switch and password reset.
+//! `/api/auth/*`: sign-up, sign-in (JWT + session cookie), refresh, sign-out, me and workspace
+//! switch (password reset is in `reset.rs`).
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use askama::Template;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -18,15 +17,11 @@ use crate::{
     domain::{Email, NewPassword, text},
     error::{AppError, Validator},
     http::{RequestId, client_ip},
-    platform::{
-        crypto::{random_token, sha256_hex},
-        events::{Actor, Event, record_event},
-        mail::{self, OutgoingEmail},
-    },
+    platform::events::{Actor, Event, record_event},
     state::AppState,
 };
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct SignupRequest {
     pub email: String,
     /// At least 10 characters.
@@ -36,7 +31,7 @@ pub struct SignupRequest {
     pub workspace_name: Option<String>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
@@ -44,9 +39,40 @@ pub struct LoginRequest {
     pub workspace_id: Option<Uuid>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct RefreshRequest {
     pub refresh_token: String,
+}
+
+/// Request bodies carrying secrets print them as `<redacted>`, so a stray `{:?}` in a log
+/// line cannot leak a password or token.
+pub(crate) const REDACTED: &str = "<redacted>";
+
+impl std::fmt::Debug for SignupRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignupRequest")
+            .field("email", &self.email)
+            .field("password", &REDACTED)
+            .field("name", &self.name)
+            .field("workspace_name", &self.workspace_name)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("email", &self.email)
+            .field("password", &REDACTED)
+            .field("workspace_id", &self.workspace_id)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for RefreshRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshRequest").field("refresh_token", &REDACTED).finish()
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -88,7 +114,7 @@ pub struct MeResponse {
     pub authenticated_by: super::AuthMethod,
 }
 
-fn actor_for(
+pub(super) fn actor_for(
     req: &HttpRequest,
     state: &AppState,
     user: Option<(Uuid, &str)>,
@@ -271,7 +297,13 @@ pub async fn sign_in(
 ) -> Result<SignedIn, AppError> {
     let email = Email::parse(email).map_err(|_| unauthorized(BAD_CREDENTIALS))?;
     let ip = client_ip(req, state.settings.server.trust_proxy_headers).map(|i| i.to_string());
-    throttle::check(state, email.as_str(), ip.as_deref()).await?;
+    let attempt = throttle::begin_sign_in(
+        state.cache.as_ref(),
+        &state.settings.auth,
+        email.as_str(),
+        ip.as_deref(),
+    )
+    .await?;
     let user: Option<Credentials> = sqlx::query_as(
         "select id, name, password_hash, is_staff, disabled_at from smartflow_main.users where email = $1",
     )
@@ -281,16 +313,13 @@ pub async fn sign_in(
     let verified =
         password::verify(&state.settings.auth, pw, user.as_ref().map(|u| u.password_hash.as_str()))
             .await?;
-    let Some(Credentials { id: user_id, name, is_staff, disabled_at, .. }) =
+    // A failed attempt keeps the count taken above.
+    let Some(Credentials { id: user_id, name, is_staff, disabled_at: None, .. }) =
         user.filter(|_| verified)
     else {
-        throttle::record_failure(state, email.as_str(), ip.as_deref()).await;
         return Err(unauthorized(BAD_CREDENTIALS));
     };
-    if disabled_at.is_some() {
-        throttle::record_failure(state, email.as_str(), ip.as_deref()).await;
-        return Err(unauthorized(BAD_CREDENTIALS));
-    }
+    throttle::sign_in_succeeded(state.cache.as_ref(), &attempt).await;
     let membership: Option<MembershipView> = sqlx::query_as(
         "select m.workspace_id, w.name as workspace_name, m.role from smartflow_shared.memberships m \
          join smartflow_shared.workspaces w on w.id = m.workspace_id \
@@ -306,7 +335,6 @@ pub async fn sign_in(
             None => "Your account belongs to no workspace any more; ask for an invitation.".into(),
         }));
     };
-    throttle::record_success(state, email.as_str()).await;
     let ua = req.headers().get("user-agent").and_then(|v| v.to_str().ok());
     let mut tx = state.db.begin().await?;
     let issued = sessions::create(
@@ -426,6 +454,31 @@ async fn user_and_workspace(
     Ok((UserView { id, email, name, is_staff }, m))
 }
 
+/// Every workspace `user` belongs to, with their role in each.
+pub async fn memberships_of(state: &AppState, user: Uuid) -> Result<Vec<MembershipView>, AppError> {
+    Ok(sqlx::query_as(
+        "select m.workspace_id, w.name as workspace_name, m.role from smartflow_shared.memberships m \
+         join smartflow_shared.workspaces w on w.id = m.workspace_id where m.user_id = $1 order by w.name",
+    )
+    .bind(user)
+    .fetch_all(&state.db)
+    .await?)
+}
+
+/// What the caller may list as "their workspaces": every membership for a signed-in user; for
+/// an API key only its own workspace, with the key's role.
+pub async fn visible_memberships(
+    state: &AppState,
+    who: &Principal,
+) -> Result<Vec<MembershipView>, AppError> {
+    if who.api_key_id.is_none() {
+        return memberships_of(state, who.user_id).await;
+    }
+    let (_, mut workspace) = user_and_workspace(state, who.user_id, who.workspace_id).await?;
+    workspace.role = who.role;
+    Ok(vec![workspace])
+}
+
 pub async fn sign_out(state: &AppState, who: &Principal) -> Result<(), AppError> {
     let Some(session) = who.session_id else {
         return Err(AppError::BadRequest(
@@ -452,7 +505,8 @@ pub async fn logout(state: web::Data<AppState>, who: Principal) -> Result<HttpRe
     Ok(HttpResponse::NoContent().cookie(sessions::clear_cookie(&state)).finish())
 }
 
-/// The signed-in user, the current workspace and role, and every membership.
+/// The signed-in user, the current workspace and role, and every membership (with an API key:
+/// only the key's workspace).
 #[utoipa::path(tag = "identity", responses((status = 200, body = MeResponse)), security(("bearer" = []), ("api_key" = []), ("session_cookie" = [])))]
 #[get("/api/auth/me")]
 pub async fn me(state: web::Data<AppState>, who: Principal) -> Result<HttpResponse, AppError> {
@@ -463,13 +517,7 @@ pub async fn me(state: web::Data<AppState>, who: Principal) -> Result<HttpRespon
         workspace.role = who.role;
         user.is_staff = false;
     }
-    let memberships: Vec<MembershipView> = sqlx::query_as(
-        "select m.workspace_id, w.name as workspace_name, m.role from smartflow_shared.memberships m \
-         join smartflow_shared.workspaces w on w.id = m.workspace_id where m.user_id = $1 order by w.name",
-    )
-    .bind(who.user_id)
-    .fetch_all(&state.db)
-    .await?;
+    let memberships = visible_memberships(&state, &who).await?;
     Ok(HttpResponse::Ok().json(MeResponse {
         user,
         workspace,
@@ -506,7 +554,8 @@ pub struct SwitchRequest {
     pub workspace_id: Uuid,
 }
 
-/// Moves the current session to another workspace you belong to and returns a new access token.
+/// Moves the current session to another workspace you belong to and returns a new access token;
+/// access tokens issued before the switch stop working.
 #[utoipa::path(tag = "identity", request_body = SwitchRequest, responses((status = 200, body = AuthResponse)), security(("bearer" = []), ("session_cookie" = [])))]
 #[post("/api/auth/switch-workspace")]
 pub async fn switch_workspace(
@@ -526,11 +575,25 @@ pub async fn switch_workspace(
     .await?;
     let role =
         role.and_then(|r| Role::parse(&r)).ok_or_else(|| AppError::not_found("Workspace"))?;
+    let mut tx = state.db.begin().await?;
     sqlx::query("update smartflow_shared.sessions set workspace_id = $2 where id = $1")
         .bind(session)
         .bind(body.workspace_id)
-        .execute(&state.db)
+        .execute(&mut *tx)
         .await?;
+    record_event(
+        &mut tx,
+        &who.actor(),
+        Event::new(
+            "auth.workspace_switched",
+            "session",
+            session,
+            json!({ "from": who.workspace_id, "to": body.workspace_id }),
+        )
+        .workspace(body.workspace_id),
+    )
+    .await?;
+    tx.commit().await?;
     sessions::forget(&state, &[session]).await;
     let access_token =
         super::tokens::issue(&state.settings.auth, who.user_id, body.workspace_id, role, session)?;
@@ -544,148 +607,43 @@ pub async fn switch_workspace(
     })))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct ResetRequest {
-    pub email: String,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct ResetConfirm {
-    /// The token from the e-mailed link.
-    pub token: String,
-    pub password: String,
-}
-
-#[derive(Template)]
-#[template(path = "email/password_reset.txt")]
-struct ResetEmail<'a> {
-    site: &'a str,
-    link: &'a str,
-    minutes: u64,
-}
-
-/// E-mails a single-use reset link when the account exists. The answer is the same either way.
-pub async fn request_reset(
-    state: &AppState,
-    req: &HttpRequest,
-    raw_email: &str,
-) -> Result<(), AppError> {
-    let Ok(email) = Email::parse(raw_email) else {
-        return Err(AppError::validation(
-            "email",
-            "invalid_email",
-            "Enter an e-mail address like name@example.com.",
-        ));
-    };
-    let user: Option<Uuid> = sqlx::query_scalar(
-        "select id from smartflow_main.users where email = $1 and disabled_at is null",
-    )
-    .bind(email.as_str())
-    .fetch_optional(&state.db)
-    .await?;
-    let Some(user_id) = user else { return Ok(()) };
-    let token = random_token(32);
-    let minutes = state.settings.auth.password_reset_ttl_mins;
-    let link = format!(
-        "{}/reset-password?token={token}",
-        state.settings.app.base_url.trim_end_matches('/')
-    );
-    let body = ResetEmail { site: &state.settings.app.name, link: &link, minutes }
-        .render()
-        .map_err(AppError::internal)?;
-    let mut tx = state.db.begin().await?;
-    sqlx::query("insert into smartflow_shared.password_resets (user_id, token_hash, expires_at) values ($1, $2, now() + make_interval(mins => $3))")
-        .bind(user_id)
-        .bind(sha256_hex(&token))
-        .bind(minutes as i32)
-        .execute(&mut *tx)
-        .await?;
-    mail::enqueue(
-        &mut tx,
-        state,
-        OutgoingEmail::text(
-            email.as_str(),
-            &format!("Reset your {} password", state.settings.app.name),
-            body,
-        ),
-    )
-    .await?;
-    let actor = actor_for(req, state, Some((user_id, email.as_str())), None);
-    record_event(
-        &mut tx,
-        &actor,
-        Event::new("auth.password_reset_requested", "user", user_id, json!({})),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Sets a new password with a reset token (single use), ending every session of the account.
-pub async fn confirm_reset(
-    state: &AppState,
-    req: &HttpRequest,
-    token: &str,
-    new_password: &str,
-) -> Result<(), AppError> {
-    let pw = NewPassword::parse(new_password).map_err(|mut e| {
-        e.field = "password".into();
-        AppError::Validation(vec![e])
-    })?;
-    let hash = password::hash(&state.settings.auth, pw.expose()).await?;
-    let mut tx = state.db.begin().await?;
-    let user: Option<(Uuid, String)> = sqlx::query_as(
-        "update smartflow_shared.password_resets r set used_at = now() from smartflow_main.users u \
-         where r.token_hash = $1 and r.used_at is null and r.expires_at > now() and u.id = r.user_id \
-         returning u.id, u.email",
-    )
-    .bind(sha256_hex(token.trim()))
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some((user_id, email)) = user else {
-        return Err(AppError::validation(
-            "token",
-            "invalid_token",
-            "This reset link is invalid, was already used, or has expired; ask for a new one.",
-        ));
-    };
-    sqlx::query(
-        "update smartflow_main.users set password_hash = $2, updated_at = now() where id = $1",
-    )
-    .bind(user_id)
-    .bind(&hash)
-    .execute(&mut *tx)
-    .await?;
-    let actor = actor_for(req, state, Some((user_id, &email)), None);
-    record_event(&mut tx, &actor, Event::new("auth.password_reset", "user", user_id, json!({})))
-        .await?;
-    tx.commit().await?;
-    sessions::revoke_all(state, user_id, "password reset").await?;
-    Ok(())
-}
-
-/// Sends a password-reset link if the account exists; always answers 202.
-#[utoipa::path(tag = "identity", request_body = ResetRequest, responses((status = 202)))]
-#[post("/api/auth/password-reset")]
-pub async fn password_reset(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: web::Json<ResetRequest>,
-) -> Result<HttpResponse, AppError> {
-    request_reset(&state, &req, &body.email).await?;
-    Ok(HttpResponse::Accepted().json(
-        json!({ "detail": "If an account exists for this address, a reset link is on its way." }),
-    ))
-}
-
-/// Sets a new password with the e-mailed token; every session of the account ends.
-#[utoipa::path(tag = "identity", request_body = ResetConfirm, responses((status = 204), (status = 422)))]
-#[post("/api/auth/password-reset/confirm")]
-pub async fn password_reset_confirm(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: web::Json<ResetConfirm>,
-) -> Result<HttpResponse, AppError> {
-    confirm_reset(&state, &req, &body.token, &body.password).await?;
-    Ok(HttpResponse::NoContent().finish())
+    #[test]
+    fn debug_output_never_shows_secrets() {
+        let signup_body = SignupRequest {
+            email: "a@example.com".into(),
+            password: "hunter2hunter2".into(),
+            name: None,
+            workspace_name: None,
+        };
+        let login_body = LoginRequest {
+            email: "a@example.com".into(),
+            password: "hunter2hunter2".into(),
+            workspace_id: None,
+        };
+        let refresh_body = RefreshRequest { refresh_token: "sfr_hunter2hunter2".into() };
+        let confirm = super::super::reset::ResetConfirm {
+            token: "hunter2hunter2".into(),
+            password: "hunter2hunter2".into(),
+        };
+        let accept = crate::platform::workspaces::AcceptInvitation {
+            token: "hunter2hunter2".into(),
+            password: Some("hunter2hunter2".into()),
+            name: None,
+        };
+        for printed in [
+            format!("{accept:?}"),
+            format!("{signup_body:?}"),
+            format!("{login_body:?}"),
+            format!("{refresh_body:?}"),
+            format!("{confirm:?}"),
+        ] {
+            assert!(!printed.contains("hunter2"), "{printed}");
+            assert!(printed.contains(REDACTED), "{printed}");
+        }
+        assert!(format!("{login_body:?}").contains("a@example.com"), "other fields stay readable");
+    }
 }

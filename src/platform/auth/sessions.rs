@@ -1,5 +1,7 @@
 //! Sign-in sessions: rows in PostgreSQL (the source of truth), cached in Redis as
-//! `session:<id>` so checking a session on every request costs one cache read.
+//! `session:<id>` so checking a session on every request costs one cache read. Revoking
+//! writes a tombstone there and readers fill the cache only when the key is absent, so a read
+//! racing a sign-out cannot bring the session back.
 
 use std::time::Duration;
 
@@ -12,7 +14,10 @@ use uuid::Uuid;
 use super::{AuthMethod, Principal, Role, SESSION_COOKIE, tokens, unauthorized};
 use crate::{
     error::AppError,
-    platform::crypto::{constant_time_eq, random_token, sha256_hex},
+    platform::{
+        cache,
+        crypto::{constant_time_eq, random_token, sha256_hex},
+    },
     state::AppState,
 };
 
@@ -48,6 +53,9 @@ impl SessionRecord {
         }
     }
 }
+
+/// The cached value of a revoked session.
+const REVOKED: &str = "!revoked";
 
 fn cache_key(id: Uuid) -> String {
     format!("session:{id}")
@@ -116,12 +124,24 @@ async fn new_refresh_token(
 
 /// The live session `id`, or `None` when it is revoked, expired, or its user lost access.
 pub async fn load(state: &AppState, id: Uuid) -> Result<Option<SessionRecord>, AppError> {
-    if let Ok(Some(cached)) = state.cache.get(&cache_key(id)).await
-        && let Ok(record) = serde_json::from_str::<SessionRecord>(&cached)
-    {
-        return Ok((record.expires_at > Utc::now()).then_some(record));
+    match state.cache.get(&cache_key(id)).await {
+        Ok(Some(v)) if v == REVOKED => return Ok(None),
+        Ok(Some(v)) => {
+            if let Ok(record) = serde_json::from_str::<SessionRecord>(&v) {
+                return Ok((record.expires_at > Utc::now()).then_some(record));
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::debug!(error = %e, "session cache unavailable"),
     }
-    let record: Option<SessionRecord> = sqlx::query_as(
+    let Some(record) = fetch_live(state, id).await? else { return Ok(None) };
+    remember(state, &record).await;
+    Ok(Some(record))
+}
+
+/// The session as the database has it now (the first half of [`load`]).
+pub async fn fetch_live(state: &AppState, id: Uuid) -> Result<Option<SessionRecord>, AppError> {
+    Ok(sqlx::query_as(
         r#"
         select s.id, s.user_id, u.email, s.workspace_id, m.role, u.is_staff, s.secret_hash, s.expires_at
         from smartflow_shared.sessions s
@@ -132,16 +152,21 @@ pub async fn load(state: &AppState, id: Uuid) -> Result<Option<SessionRecord>, A
     )
     .bind(id)
     .fetch_optional(&state.db)
-    .await?;
-    let Some(record) = record else { return Ok(None) };
-    let (id, expires_at) = (record.id, record.expires_at);
-    if let Ok(json) = serde_json::to_string(&record) {
-        let ttl = (expires_at - Utc::now()).to_std().unwrap_or_default().min(CACHE_TTL);
-        if let Err(e) = state.cache.set(&cache_key(id), &json, Some(ttl)).await {
-            tracing::debug!(error = %e, "could not cache session");
-        }
+    .await?)
+}
+
+/// Caches a record read by [`fetch_live`] (the second half of [`load`]), only when nothing is
+/// cached: a revocation or invalidation written after the read must not be overwritten with
+/// the older state it read.
+pub async fn remember(state: &AppState, record: &SessionRecord) {
+    let Ok(json) = serde_json::to_string(record) else { return };
+    let ttl = (record.expires_at - Utc::now()).to_std().unwrap_or_default().min(CACHE_TTL);
+    if ttl.is_zero() {
+        return;
     }
-    Ok(Some(record))
+    if let Err(e) = state.cache.set_nx(&cache_key(record.id), &json, ttl).await {
+        tracing::debug!(error = %e, "could not cache session");
+    }
 }
 
 /// The session named by a `sf_session` cookie whose secret matches.
@@ -163,15 +188,26 @@ pub async fn revoke(state: &AppState, id: Uuid, reason: &str) -> Result<(), AppE
     .bind(reason)
     .execute(&state.db)
     .await?;
-    forget(state, &[id]).await;
+    mark_revoked(state, &[id]).await;
     Ok(())
 }
 
-/// Drops cached copies so the next request re-reads the database (after a role change, a
-/// removal or a revocation).
+/// Replaces cached copies of sessions revoked in the database with a tombstone: requests with
+/// them are refused without a database read, and a request that read the session just before
+/// the revocation cannot cache it as live again (fills only happen when the key is absent).
+pub async fn mark_revoked(state: &AppState, ids: &[Uuid]) {
+    for id in ids {
+        if let Err(e) = state.cache.set(&cache_key(*id), REVOKED, Some(CACHE_TTL)).await {
+            tracing::warn!(error = %e, session = %id, "could not mark a cached session revoked");
+        }
+    }
+}
+
+/// Invalidates cached copies so requests re-read the database (after a role change or a
+/// workspace switch); see [`cache::invalidate`].
 pub async fn forget(state: &AppState, ids: &[Uuid]) {
     for id in ids {
-        if let Err(e) = state.cache.delete(&cache_key(*id)).await {
+        if let Err(e) = cache::invalidate(state.cache.as_ref(), &cache_key(*id), CACHE_TTL).await {
             tracing::warn!(error = %e, session = %id, "could not drop a cached session");
         }
     }
@@ -204,7 +240,7 @@ pub async fn revoke_all(state: &AppState, user: Uuid, reason: &str) -> Result<()
     .bind(reason)
     .execute(&state.db)
     .await?;
-    forget(state, &ids).await;
+    mark_revoked(state, &ids).await;
     Ok(())
 }
 

@@ -367,12 +367,15 @@ pub async fn list_webhook_deliveries(
     fetch(&state, who.workspace_id, *id).await?;
     let limit = crate::http::pagination::page_size(q.limit)?;
     let rows: Vec<Delivery> = sqlx::query_as(
-        "select id, event_id, delivery_id, event_type, attempt, succeeded, status_code, response_excerpt, error, duration_ms, created_at \
-         from smartflow_shared.webhook_deliveries where endpoint_id = $1 and ($2::int8 is null or id < $2) order by id desc limit $3",
+        "select d.id, d.event_id, d.delivery_id, d.event_type, d.attempt, d.succeeded, d.status_code, d.response_excerpt, d.error, d.duration_ms, d.created_at \
+         from smartflow_shared.webhook_deliveries d \
+         join smartflow_shared.webhook_endpoints e on e.id = d.endpoint_id and e.workspace_id = $4 \
+         where d.endpoint_id = $1 and ($2::int8 is null or d.id < $2) order by d.id desc limit $3",
     )
     .bind(*id)
     .bind(q.before)
     .bind(limit)
+    .bind(who.workspace_id)
     .fetch_all(&state.db)
     .await?;
     Ok(HttpResponse::Ok().json(rows))

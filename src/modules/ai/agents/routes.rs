@@ -196,7 +196,7 @@ pub async fn delete_agent(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
     let agent = repo::find(&state, who.workspace_id, *id).await?;
-    who.ensure_can_edit(agent.created_by)?;
+    who.ensure_can_delete(agent.created_by)?;
     let mut tx = state.db.begin().await?;
     sqlx::query("delete from smartflow_ai.agents where id = $1 and workspace_id = $2")
         .bind(agent.id)

@@ -55,6 +55,8 @@ pub async fn create_document(
     body: web::Json<DocumentInput>,
 ) -> Result<HttpResponse, AppError> {
     let kb = repo::find_kb(&state, who.workspace_id, *id).await?;
+    // Adding changes the knowledge base (and every agent answering from it).
+    who.ensure_can_edit(kb.created_by)?;
     let mut v = Validator::new();
     let limit = state.settings.ai.knowledge.max_document_chars;
     let (source, text, hash, upload_id, default_title) = match (&body.content, body.upload_id) {
@@ -224,7 +226,7 @@ pub async fn delete_document(
 ) -> Result<HttpResponse, AppError> {
     let (kb, doc) = path.into_inner();
     let doc = repo::find_document(&state, who.workspace_id, kb, doc).await?;
-    who.ensure_can_edit(doc.created_by)?;
+    who.ensure_can_delete(doc.created_by)?;
     let mut tx = state.db.begin().await?;
     sqlx::query("delete from smartflow_ai.documents where id = $1 and workspace_id = $2")
         .bind(doc.id)

@@ -162,7 +162,7 @@ pub async fn delete_knowledge_base(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
     let kb = repo::find_kb(&state, who.workspace_id, *id).await?;
-    who.ensure_can_edit(kb.created_by)?;
+    who.ensure_can_delete(kb.created_by)?;
     let mut tx = state.db.begin().await?;
     // Documents and their chunks go with it (foreign keys cascade).
     sqlx::query("delete from smartflow_ai.knowledge_bases where id = $1 and workspace_id = $2")

@@ -12,9 +12,7 @@ use utoipa::IntoParams;
 
 use crate::{
     error::AppError,
-    platform::auth::{
-        AuthMethod, Principal, api_keys, authenticate, sessions, tokens, unauthorized,
-    },
+    platform::auth::{Principal, authenticate},
     state::AppState,
 };
 
@@ -68,18 +66,7 @@ pub async fn chat_socket(
 
 /// A bearer access token or API key given in the query string or an `auth` message.
 pub async fn from_token(state: &AppState, token: &str) -> Result<Principal, AppError> {
-    let token = token.trim();
-    if token.starts_with(api_keys::KEY_PREFIX) {
-        return api_keys::authenticate(state, token).await;
-    }
-    let claims = tokens::decode(&state.settings.auth, token)?;
-    let session = sessions::load(state, claims.sid).await?.ok_or_else(|| {
-        unauthorized("This session has ended (signed out or expired); sign in again.")
-    })?;
-    if session.user_id != claims.sub {
-        return Err(unauthorized("The access token does not match its session."));
-    }
-    Ok(session.principal(AuthMethod::Bearer))
+    crate::platform::auth::from_bearer(state, token).await
 }
 
 /// Browsers send cookies with cross-site WebSocket handshakes; only our own pages may use them.

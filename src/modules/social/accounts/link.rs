@@ -10,7 +10,7 @@ use crate::{
     error::AppError,
     modules::social::platforms::{Platform, PlatformError, RemoteAccount, TokenSet},
     platform::{
-        auth::Principal,
+        auth::{Permission, Principal},
         events::{Actor, Event, record_event},
         mail::{self, OutgoingEmail},
         plans::{self, Limit},
@@ -34,6 +34,7 @@ pub async fn link(
     who: &Principal,
     new: NewLink,
 ) -> Result<Account, AppError> {
+    who.require(Permission::Write)?;
     let existing: Option<Uuid> = sqlx::query_scalar(
         "select id from smartflow_social.accounts where workspace_id = $1 and platform = $2 \
          and remote_id = $3 and status <> 'disconnected' for update",

@@ -22,7 +22,7 @@ use crate::{
         platforms::{Pkce, Platform, PlatformError, generate_state},
     },
     platform::{
-        auth::{MaybePrincipal, Principal},
+        auth::{MaybePrincipal, Permission, Principal},
         crypto::sha256_hex,
         events::{Event, record_event},
     },
@@ -62,14 +62,7 @@ pub fn platform_error(e: PlatformError, field: &str) -> AppError {
 pub fn parse_return_to(raw: Option<&str>) -> Result<Option<String>, AppError> {
     match raw.map(str::trim).filter(|r| !r.is_empty()) {
         None => Ok(None),
-        Some(r)
-            if r.starts_with('/')
-                && !r.starts_with("//")
-                && !r.contains('\\')
-                && !r.contains("://") =>
-        {
-            Ok(Some(r.to_string()))
-        }
+        Some(r) if crate::platform::auth::pages::is_local_path(r) => Ok(Some(r.to_string())),
         Some(_) => Err(AppError::validation(
             "return_to",
             "invalid",
@@ -91,6 +84,8 @@ pub async fn start(
     return_to: Option<String>,
     scopes: &[String],
 ) -> Result<Started, AppError> {
+    // Every caller (API, page form) links on the caller's behalf: viewers may not.
+    who.require(Permission::Write)?;
     let social = state.ext::<Social>()?;
     let adapter = social.registry.get(platform);
     let Some(oauth) = adapter.oauth() else {
@@ -198,6 +193,8 @@ pub async fn oauth_callback(
     let who = who.0.ok_or_else(|| {
         AppError::Unauthorized("Sign in, then open this link again to finish linking.".into())
     })?;
+    // The role may have changed since linking started (or the session is not the starter's).
+    who.require(Permission::Write)?;
     let hash = sha256_hex(raw_state);
     // Consumed only by the person who started it: a stranger cannot burn someone's sign-in.
     let consumed: Option<Consumed> = sqlx::query_as(

@@ -310,7 +310,8 @@ pub struct Disconnected {
     pub cancelled_targets: u64,
 }
 
-/// Disconnects an account: its tokens are erased and what was scheduled for it is cancelled.
+/// Disconnects an account (admins, or the user who linked it): its tokens are erased and what
+/// was scheduled for it is cancelled.
 #[utoipa::path(tag = "social", params(("id" = Uuid, Path)), responses((status = 200, body = Disconnected), (status = 403), (status = 404)), security(("bearer" = []), ("api_key" = []), ("session_cookie" = [])))]
 #[delete("/api/accounts/{id}")]
 pub async fn disconnect_account(
@@ -329,7 +330,7 @@ pub async fn disconnect(
 ) -> Result<Disconnected, AppError> {
     let mut tx = state.db.begin().await?;
     let current = find(&mut *tx, who.workspace_id, id).await?;
-    who.ensure_can_edit(current.created_by)?;
+    who.ensure_can_delete(current.created_by)?;
     if current.status == "disconnected" {
         return Err(AppError::Conflict("This account is already disconnected.".into()));
     }

@@ -155,6 +155,8 @@ pub async fn add(
     body: &NewTimeSlot,
 ) -> Result<TimeSlot, AppError> {
     let account = find(&state.db, who.workspace_id, id).await?;
+    // A slot changes the account's queue: the account's creator's (or an admin's) decision.
+    who.ensure_can_edit(account.created_by)?;
     let mut v = Validator::new();
     let weekday = parse_weekday(&body.weekday);
     if weekday.is_none() {
@@ -220,11 +222,13 @@ pub async fn remove(
     slot: Uuid,
 ) -> Result<(), AppError> {
     let mut tx = state.db.begin().await?;
+    let account = find(&mut *tx, who.workspace_id, id).await?;
+    who.ensure_can_edit(account.created_by)?;
     let gone = sqlx::query(
         "delete from smartflow_social.time_slots where id = $1 and account_id = $2 and workspace_id = $3",
     )
     .bind(slot)
-    .bind(id)
+    .bind(account.id)
     .bind(who.workspace_id)
     .execute(&mut *tx)
     .await?

@@ -19,17 +19,22 @@ use crate::{
     error::AppError,
     modules::social::publish::queue,
     platform::{
-        auth::{Authorized, Delete, Principal, Write},
+        auth::{Authorized, Principal, Write},
         events::{Event, record_event},
     },
     state::AppState,
 };
 
-/// Locks the post and its targets; returns (created_by, [(target, account, state)]).
-async fn lock(
+/// Who may act on a post's owner: `Principal::ensure_can_edit` or `ensure_can_delete`.
+type OwnerCheck = fn(&Principal, Option<Uuid>) -> Result<(), AppError>;
+
+/// Locks the post and its targets (after `allowed` passes for its creator); returns
+/// [(target, account, state)].
+async fn lock_for(
     conn: &mut PgConnection,
     who: &Principal,
     id: Uuid,
+    allowed: OwnerCheck,
 ) -> Result<Vec<(Uuid, Uuid, String)>, AppError> {
     let owner: Option<Option<Uuid>> = sqlx::query_scalar(
         "select created_by from smartflow_social.posts where id = $1 and workspace_id = $2 for update",
@@ -39,7 +44,7 @@ async fn lock(
     .fetch_optional(&mut *conn)
     .await?;
     let owner = owner.ok_or_else(|| AppError::not_found("Post"))?;
-    who.ensure_can_edit(owner)?;
+    allowed(who, owner)?;
     Ok(sqlx::query_as(
         "select id, account_id, state from smartflow_social.post_targets where post_id = $1 \
          order by created_at, id for update",
@@ -47,6 +52,14 @@ async fn lock(
     .bind(id)
     .fetch_all(conn)
     .await?)
+}
+
+async fn lock(
+    conn: &mut PgConnection,
+    who: &Principal,
+    id: Uuid,
+) -> Result<Vec<(Uuid, Uuid, String)>, AppError> {
+    lock_for(conn, who, id, Principal::ensure_can_edit).await
 }
 
 const LEFT: [&str; 4] = ["claimed", "sent", "unconfirmed", "confirmed"];
@@ -324,8 +337,9 @@ pub async fn duplicate_post(
     Ok(HttpResponse::Created().json(PostResponse { post, warnings: plan.warnings }))
 }
 
-/// Deletes a post that never went out (drafts, cancelled, failed). Published posts stay, for
-/// the record and analytics; cancel what is pending instead.
+/// Deletes a post that never went out (drafts, cancelled, failed) — admins, or the user who
+/// created it. Published posts stay, for the record and analytics; cancel what is pending
+/// instead.
 #[utoipa::path(
     tag = "social",
     params(("id" = Uuid, Path)),
@@ -335,11 +349,11 @@ pub async fn duplicate_post(
 #[delete("/api/posts/{id}")]
 pub async fn delete_post(
     state: web::Data<AppState>,
-    who: Authorized<Delete>,
+    who: Authorized<Write>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
     let mut tx = state.db.begin().await?;
-    let targets = lock(&mut tx, &who, *id).await?;
+    let targets = lock_for(&mut tx, &who, *id, Principal::ensure_can_delete).await?;
     if targets.iter().any(|(_, _, s)| LEFT.contains(&s.as_str())) {
         return Err(AppError::Conflict(
             "This post was (or is being) published; cancel what is pending instead.".into(),

@@ -1,11 +1,47 @@
 //! Accounts, sessions, roles, API keys, brute force, password reset, CSRF, audit.
 
+mod keys;
+mod limits;
+mod reset;
+mod roles;
+mod sessions;
+
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    PASSWORD, TestApp, assert_problem, cookie_named, header, spawn_app, spawn_app_without_workers,
+    PASSWORD, TestApp, TestUser, assert_problem, cookie_named, header, spawn_app,
+    spawn_app_without_workers,
 };
+
+/// Puts `user`'s workspace on `plan` (`free`, `starter`, `pro`, `business`).
+pub async fn set_plan(app: &TestApp, user: &TestUser, plan: &str) {
+    sqlx::query(
+        "insert into smartflow_shared.subscriptions (workspace_id, plan_id, status) values ($1::uuid, $2, 'active') \
+         on conflict (workspace_id) do update set plan_id = excluded.plan_id",
+    )
+    .bind(&user.workspace_id)
+    .bind(plan)
+    .execute(&app.db)
+    .await
+    .unwrap();
+}
+
+/// Signs `user` in to their current workspace through the form's API and returns the
+/// `sf_session` cookie of that sign-in.
+pub async fn session_cookie_in(app: &TestApp, user: &TestUser) -> String {
+    let res = app
+        .post_json(
+            "/api/auth/login",
+            &json!({ "email": user.email, "password": PASSWORD, "workspace_id": user.workspace_id }),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    cookie_named(res.headers(), "sf_session").unwrap()
+}
+
+/// A CSRF cookie and the matching form field value.
+pub const CSRF: &str = "csrf-token-for-tests-0123456789abcdef";
 
 #[tokio::test]
 async fn signup_login_me_refresh_logout() {
@@ -184,40 +220,6 @@ async fn signup_validates_every_field_and_refuses_duplicates() {
     assert_problem(app.post_raw("/api/auth/signup", "text/plain", "hello").await, 415).await;
 }
 
-/// The seed's table on real routes: Read (list members) and ManageUsers (API keys, invites).
-#[tokio::test]
-async fn every_role_gets_exactly_its_permissions() {
-    let app = spawn_app().await;
-    let admin = app.signup("admin@example.com").await;
-    let user = app.member(&admin, "user@example.com", "user").await;
-    let viewer = app.member(&admin, "viewer@example.com", "viewer").await;
-    let ws = &admin.workspace_id;
-    let cases: [(&crate::helpers::TestUser, [u16; 4]); 3] = [
-        (&admin, [200, 201, 201, 200]),
-        (&user, [200, 403, 403, 403]),
-        (&viewer, [200, 403, 403, 403]),
-    ];
-    for (who, [read, create_key, invite, audit]) in cases {
-        let res = app.get_as(&format!("/api/workspaces/{ws}/members"), &who.token).await;
-        assert_eq!(res.status(), read, "{} read", who.email);
-        let res = app.post_as("/api/api-keys", &who.token, &json!({ "name": "k" })).await;
-        assert_eq!(res.status(), create_key, "{} manage_users (api key)", who.email);
-        let res = app
-            .post_as(
-                &format!("/api/workspaces/{ws}/invitations"),
-                &who.token,
-                &json!({ "email": format!("new-{}", who.email), "role": "viewer" }),
-            )
-            .await;
-        assert_eq!(res.status(), invite, "{} manage_users (invite)", who.email);
-        let res = app.get_as("/api/audit", &who.token).await;
-        assert_eq!(res.status(), audit, "{} audit", who.email);
-        if res.status() == 403 {
-            assert_problem(res, 403).await;
-        }
-    }
-}
-
 #[tokio::test]
 async fn role_changes_apply_at_once_and_the_last_admin_stays() {
     let app = spawn_app().await;
@@ -391,6 +393,15 @@ async fn password_reset_tokens_work_once_and_end_sessions() {
     let unknown =
         app.post_json("/api/auth/password-reset", &json!({ "email": "ghost@example.com" })).await;
     assert_eq!(unknown.status(), 202, "no enumeration");
+    // Both requests did the same work: one job each, whether the account exists or not.
+    let asked: i64 = sqlx::query_scalar(
+        "select count(*) from smartflow_shared.jobs where kind = 'auth.password_reset'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(asked, 2);
+    app.run_jobs().await;
     let mails: i64 =
         sqlx::query_scalar("select count(*) from smartflow_shared.jobs where kind = 'mail.send'")
             .fetch_one(&app.db)
@@ -424,6 +435,7 @@ async fn password_reset_tokens_work_once_and_end_sessions() {
 async fn invitations_are_single_use_and_grant_their_role() {
     let app = spawn_app_without_workers().await;
     let admin = app.signup("host@example.com").await;
+    set_plan(&app, &admin, "starter").await;
     let ws = &admin.workspace_id;
     let res = app
         .post_as(
@@ -480,18 +492,65 @@ async fn invitations_are_single_use_and_grant_their_role() {
 
 #[tokio::test]
 async fn audit_rows_are_written_for_mutating_actions() {
-    let app = spawn_app().await;
+    let app = spawn_app_without_workers().await;
     let admin = app.signup("auditor@example.com").await;
+    set_plan(&app, &admin, "pro").await;
     let user = app.member(&admin, "member@example.com", "user").await;
+    let leaver = app.member(&admin, "leaver@example.com", "viewer").await;
     let ws = &admin.workspace_id;
-    app.post_as("/api/api-keys", &admin.token, &json!({ "name": "ci" })).await;
-    app.send_as(
-        Method::PATCH,
-        &format!("/api/workspaces/{ws}/members/{}", user.user_id),
-        &admin.token,
-        Some(&json!({ "role": "viewer" })),
-    )
-    .await;
+    let ok = |res: reqwest::Response, status: u16, what: &str| {
+        assert_eq!(res.status(), status, "{what}");
+    };
+    let key: Value = app
+        .post_as("/api/api-keys", &admin.token, &json!({ "name": "ci" }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let res = app
+        .send_as(
+            Method::DELETE,
+            &format!("/api/api-keys/{}", key["id"].as_str().unwrap()),
+            &admin.token,
+            None,
+        )
+        .await;
+    ok(res, 204, "revoke key");
+    let res = app
+        .send_as(
+            Method::PATCH,
+            &format!("/api/workspaces/{ws}/members/{}", user.user_id),
+            &admin.token,
+            Some(&json!({ "role": "viewer" })),
+        )
+        .await;
+    ok(res, 200, "change role");
+    let res = app
+        .post_as(
+            &format!("/api/workspaces/{ws}/invitations"),
+            &admin.token,
+            &json!({ "email": "newcomer@example.com", "role": "user" }),
+        )
+        .await;
+    ok(res, 201, "invite");
+    let res = app
+        .send_as(
+            Method::DELETE,
+            &format!("/api/workspaces/{ws}/members/{}", leaver.user_id),
+            &admin.token,
+            None,
+        )
+        .await;
+    ok(res, 204, "remove member");
+    let res = app
+        .send_as(
+            Method::PATCH,
+            &format!("/api/workspaces/{ws}"),
+            &admin.token,
+            Some(&json!({ "name": "Audited Inc." })),
+        )
+        .await;
+    ok(res, 200, "update workspace");
     app.send_as(Method::POST, "/api/auth/logout", &user.token, None).await;
 
     let audit: Value = app
@@ -507,10 +566,28 @@ async fn audit_rows_are_written_for_mutating_actions() {
         .unwrap();
     let actions: Vec<&str> =
         audit["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    for expected in ["auth.signed_in", "api_key.created", "member.role_changed", "auth.signed_out"]
-    {
+    for expected in [
+        "user.signed_up",
+        "workspace.created",
+        "auth.signed_in",
+        "api_key.created",
+        "api_key.revoked",
+        "member.role_changed",
+        "member.invited",
+        "member.removed",
+        "workspace.updated",
+        "auth.signed_out",
+    ] {
         assert!(actions.contains(&expected), "{expected} missing from {actions:?}");
     }
+    let removed = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "member.removed")
+        .unwrap();
+    assert_eq!(removed["target_id"], leaver.user_id.as_str());
+    assert_eq!(removed["actor_label"], "auditor@example.com");
     let change = audit["items"]
         .as_array()
         .unwrap()
@@ -531,6 +608,29 @@ async fn audit_rows_are_written_for_mutating_actions() {
             .iter()
             .all(|e| e["action"].as_str().unwrap().starts_with("auth."))
     );
+
+    // A password reset is the account's, not a workspace's: its rows name the user.
+    app.post_json("/api/auth/password-reset", &json!({ "email": "member@example.com" })).await;
+    app.run_jobs().await;
+    let token = reset_link_token(&app).await;
+    let res = app
+        .post_json(
+            "/api/auth/password-reset/confirm",
+            &json!({ "token": token, "password": "a new passphrase for audit" }),
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+    let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+        "select action, request_id from smartflow_shared.audit_log where actor_user_id = $1::uuid \
+         and action like 'auth.password_reset%' order by id",
+    )
+    .bind(&user.user_id)
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    let actions: Vec<&str> = rows.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(actions, ["auth.password_reset_requested", "auth.password_reset"]);
+    assert!(rows.iter().all(|(_, r)| r.is_some()), "rows carry the request id: {rows:?}");
 }
 
 #[tokio::test]
@@ -596,6 +696,24 @@ async fn csrf_is_enforced_on_cookie_authenticated_requests() {
     let res = app.client.get(app.url("/app")).header("cookie", &both).send().await.unwrap();
     assert_eq!(res.status(), 200);
 
+    // A cookie-authenticated form post with a forged or missing token is refused, and the
+    // session it tried to end lives on.
+    for body in ["csrf_token=forged", "", "other=1"] {
+        let res = app
+            .client
+            .post(app.url("/logout"))
+            .header("cookie", &both)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403, "{body:?}");
+        assert!(cookie_named(res.headers(), "sf_session").is_none(), "{body:?}");
+    }
+    let res = app.client.get(app.url("/app")).header("cookie", &both).send().await.unwrap();
+    assert_eq!(res.status(), 200, "still signed in");
+
     // Cookie-authenticated API calls need the header.
     let res =
         app.client.post(app.url("/api/auth/logout")).header("cookie", &both).send().await.unwrap();
@@ -636,6 +754,39 @@ async fn pages_need_a_session_and_bring_you_back() {
     assert_eq!(smartflow::platform::auth::pages::safe_next(Some("//evil.example")), "/app");
     assert_eq!(smartflow::platform::auth::pages::safe_next(Some("https://evil.example")), "/app");
     assert_eq!(smartflow::platform::auth::pages::safe_next(Some("/calendar?m=1")), "/calendar?m=1");
+    // Browsers drop tabs and newlines and read `\` as `/`: each of these would leave the site.
+    for evil in [
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/\r/evil.example",
+        "\t//evil.example",
+        "/\\evil.example",
+        "/\\/evil.example",
+        "/ /evil.example",
+        "/\u{0}/evil.example",
+        "/\u{7f}/evil.example",
+        "/\u{a0}/evil.example",
+        "javascript:alert(1)",
+        "",
+    ] {
+        assert_eq!(smartflow::platform::auth::pages::safe_next(Some(evil)), "/app", "{evil:?}");
+    }
+    assert_eq!(smartflow::platform::auth::pages::safe_next(None), "/app");
+    assert_eq!(
+        smartflow::platform::auth::pages::safe_next(Some("/app/social?next=https://x.example")),
+        "/app/social?next=https://x.example",
+        "a URL in the query is still a local path"
+    );
+    // The login page does not send the browser away either.
+    let res = app
+        .client
+        .get(app.url("/login?next=%2F%09%2Fevil.example"))
+        .header("cookie", &user.session_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(header(res.headers(), "location"), "/app");
 }
 
 #[tokio::test]
@@ -682,6 +833,21 @@ async fn auth_routes_are_documented_with_their_security_schemes() {
     assert_eq!(schemes["api_key"]["scheme"], "bearer");
     assert_eq!(schemes["session_cookie"]["in"], "cookie");
     assert!(doc["paths"]["/api/auth/me"]["get"]["security"].is_array());
+    // Routes an API key may call say so.
+    for (path, method) in [
+        ("/api/api-keys", "get"),
+        ("/api/api-keys", "post"),
+        ("/api/api-keys/{id}", "delete"),
+        ("/api/workspaces", "get"),
+    ] {
+        let schemes: Vec<&str> = doc["paths"][path][method]["security"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{method} {path} has no security"))
+            .iter()
+            .flat_map(|s| s.as_object().unwrap().keys().map(String::as_str))
+            .collect();
+        assert!(schemes.contains(&"api_key"), "{method} {path}: {schemes:?}");
+    }
 }
 
 #[tokio::test]
