@@ -67,6 +67,8 @@ pub trait Cache: Send + Sync + 'static {
     async fn delete(&self, key: &str) -> Result<bool, CacheError>;
     /// `INCR` + `EXPIRE` on first use: a fixed window of `window` starting at the first hit.
     async fn incr(&self, key: &str, window: Duration) -> Result<Counter, CacheError>;
+    /// Gives back one `incr` of a counter still in its window (a refund); no-op otherwise.
+    async fn decr(&self, key: &str) -> Result<(), CacheError>;
     async fn publish(&self, channel: &str, message: &str) -> Result<(), CacheError>;
     /// Messages published on `channel` by any instance from now on.
     async fn subscribe(&self, channel: &str) -> Result<Subscription, CacheError>;
@@ -223,6 +225,17 @@ impl Cache for MemoryCache {
         })
     }
 
+    async fn decr(&self, key: &str) -> Result<(), CacheError> {
+        self.with_map(|map, now| {
+            if let Some(entry) = map.get_mut(key).filter(|e| e.live(now)) {
+                let count: u64 =
+                    entry.value.parse().map_err(|_| CacheError::NotACounter(key.to_string()))?;
+                entry.value = count.saturating_sub(1).to_string();
+            }
+            Ok(())
+        })
+    }
+
     async fn publish(&self, channel: &str, message: &str) -> Result<(), CacheError> {
         self.hub.deliver(channel, Arc::from(message));
         Ok(())
@@ -344,6 +357,15 @@ if t < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); t = tonumber(ARGV[1]) end
 return {c, t}
 ";
 
+/// `DECR` only while the window lasts and above zero: an expired counter must not come back
+/// as a key without expiry.
+const DECR_SCRIPT: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 and tonumber(redis.call('GET', KEYS[1])) > 0 then
+  return redis.call('DECR', KEYS[1])
+end
+return 0
+";
+
 #[async_trait]
 impl Cache for RedisCache {
     fn backend(&self) -> CacheBackend {
@@ -380,6 +402,12 @@ impl Cache for RedisCache {
         cmd.arg(INCR_SCRIPT).arg(1).arg(self.key(key)).arg(window.as_millis().max(1) as u64);
         let (count, pttl): (u64, i64) = self.run(&cmd).await?;
         Ok(Counter { count, resets_in: Duration::from_millis(pttl.max(0) as u64) })
+    }
+
+    async fn decr(&self, key: &str) -> Result<(), CacheError> {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(DECR_SCRIPT).arg(1).arg(self.key(key));
+        self.run::<i64>(&cmd).await.map(|_| ())
     }
 
     async fn publish(&self, channel: &str, message: &str) -> Result<(), CacheError> {
@@ -440,6 +468,17 @@ mod tests {
             cache.incr("s", Duration::from_secs(1)).await,
             Err(CacheError::NotACounter(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn memory_decr_refunds_only_a_live_counter() {
+        let c = MemoryCache::new();
+        c.incr("k", Duration::from_secs(60)).await.unwrap();
+        c.incr("k", Duration::from_secs(60)).await.unwrap();
+        c.decr("k").await.unwrap();
+        assert_eq!(c.get("k").await.unwrap().as_deref(), Some("1"));
+        c.decr("missing").await.unwrap();
+        assert_eq!(c.get("missing").await.unwrap(), None, "no counter appears from a refund");
     }
 
     #[tokio::test]
