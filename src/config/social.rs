@@ -18,6 +18,10 @@ pub struct SocialSettings {
     /// Tokens are refreshed when they expire within this long (or within a quarter of their
     /// lifetime, whichever is shorter), by the `social.refresh_tokens` job.
     pub refresh_ahead_secs: u64,
+    /// Owners are warned (event `account.expiring` and an e-mail) this many days before a
+    /// token that cannot be refreshed expires (LinkedIn's 60-day member tokens), and posts
+    /// scheduled after that expiry are answered with a warning.
+    pub expiry_warning_days: u32,
     /// Let Mastodon instances and Bluesky PDS URLs point at private addresses (tests, a
     /// self-hosted instance on the same network). Off: such URLs are refused when linking.
     pub allow_private_instances: bool,
@@ -44,7 +48,8 @@ pub struct PublishingSettings {
     /// A request in flight for longer than this is treated as lost (its worker died) and
     /// reconciled; keep it above the longest publish (uploads, Instagram processing).
     pub in_flight_timeout_secs: u64,
-    /// A due target not claimed within this long raises an alarm and is re-queued.
+    /// A due target not claimed within this long raises an alarm and is re-queued. The sweep
+    /// runs every 30 seconds, so with 30 a stuck target is noticed within 60 seconds.
     pub sweeper_grace_secs: u64,
     /// Refresh the access token before publishing when it expires within this long.
     pub refresh_skew_secs: u64,
@@ -75,6 +80,7 @@ impl Default for SocialSettings {
         SocialSettings {
             oauth_state_ttl_secs: 600,
             refresh_ahead_secs: 86_400,
+            expiry_warning_days: 7,
             allow_private_instances: false,
             calendar_max_days: 93,
             publishing: PublishingSettings::default(),
@@ -93,7 +99,7 @@ impl Default for PublishingSettings {
             retry_max_secs: 3_600,
             reconcile_delay_secs: 20,
             in_flight_timeout_secs: 300,
-            sweeper_grace_secs: 60,
+            sweeper_grace_secs: 30,
             refresh_skew_secs: 120,
         }
     }
@@ -114,8 +120,10 @@ impl Default for AnalyticsSettings {
 impl SocialSettings {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let p = &self.publishing;
-        if p.max_attempts < 1 {
-            return Err(ConfigError::invalid("social.publishing.max_attempts", "at least 1"));
+        // The publish job gives up on its own after `PublishTarget::MAX_ATTEMPTS` (50) runs;
+        // the ledger must give up first, with a hint, or the sweeper re-queues it for ever.
+        if !(1..=40).contains(&p.max_attempts) {
+            return Err(ConfigError::invalid("social.publishing.max_attempts", "from 1 to 40"));
         }
         if p.retry_base_secs == 0 || p.retry_max_secs < p.retry_base_secs {
             return Err(ConfigError::invalid(
@@ -149,7 +157,9 @@ pub fn default_cron_entries() -> Vec<CronEntry> {
         enabled: true,
     };
     vec![
-        entry("social-sweep", "0 * * * * *", "social.sweep"),
+        // Every 30 seconds: with the 30-second grace a due target nobody claimed is found
+        // within a minute.
+        entry("social-sweep", "*/30 * * * * *", "social.sweep"),
         entry("social-refresh-tokens", "30 */5 * * * *", "social.refresh_tokens"),
         entry("social-collect-metrics", "0 7 * * * *", "social.collect_metrics"),
     ]

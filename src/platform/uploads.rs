@@ -1,6 +1,7 @@
 //! File uploads (`/api/uploads`): type checked by content, size bounded, stored in object
 //! storage, described in `smartflow_shared.uploads`; media served to platforms through signed
-//! links (`/media/{id}`).
+//! links (`/media/{id}`). Videos are measured on the way in (length and picture size, see
+//! `video`), so platform rules on them apply when a post is scheduled.
 
 use std::time::Duration;
 
@@ -13,6 +14,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+
+mod sniff;
+mod video;
+
+pub use sniff::sniff;
 
 use crate::{
     error::{AppError, PageError},
@@ -32,9 +38,11 @@ pub struct Upload {
     pub content_type: String,
     pub size_bytes: i64,
     pub sha256: String,
-    /// Pixel size, for images.
+    /// Pixel size of images and videos (videos as displayed, rotation applied).
     pub width: Option<i32>,
     pub height: Option<i32>,
+    /// Length of videos in milliseconds, from the file's movie header.
+    pub duration_ms: Option<i64>,
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     #[serde(skip)]
@@ -52,44 +60,7 @@ pub struct UploadForm {
     file: Vec<u8>,
 }
 
-const COLUMNS: &str = "id, filename, content_type, size_bytes, sha256, width, height, created_by, created_at, storage_key";
-
-/// What the bytes are, whatever the client claimed: images, video, PDF, or UTF-8 text.
-pub fn sniff(bytes: &[u8], filename: &str) -> Option<&'static str> {
-    let starts = |sig: &[u8]| bytes.starts_with(sig);
-    if starts(&[0xFF, 0xD8, 0xFF]) {
-        return Some("image/jpeg");
-    }
-    if starts(b"\x89PNG\r\n\x1a\n") {
-        return Some("image/png");
-    }
-    if starts(b"GIF87a") || starts(b"GIF89a") {
-        return Some("image/gif");
-    }
-    if bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
-        return Some("image/webp");
-    }
-    if bytes.len() >= 12 && &bytes[4..8] == b"ftyp" {
-        return Some(if &bytes[8..10] == b"qt" { "video/quicktime" } else { "video/mp4" });
-    }
-    if starts(b"%PDF-") {
-        return Some("application/pdf");
-    }
-    // Text: valid UTF-8 without NUL or other control bytes (except whitespace).
-    let texty =
-        |t: &str| !t.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t' | '\u{c}'));
-    if std::str::from_utf8(bytes).is_ok_and(texty) {
-        let ext = filename.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
-        return Some(match ext.as_str() {
-            "md" | "markdown" => "text/markdown",
-            "html" | "htm" => "text/html",
-            "csv" => "text/csv",
-            "json" => "application/json",
-            _ => "text/plain",
-        });
-    }
-    None
-}
+const COLUMNS: &str = "id, filename, content_type, size_bytes, sha256, width, height, duration_ms, created_by, created_at, storage_key";
 
 fn sanitize(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or("file");
@@ -130,9 +101,9 @@ pub async fn store(
     if bytes.is_empty() {
         return Err(AppError::validation("file", "empty", "The file is empty."));
     }
-    let (width, height) = if content_type.starts_with("image/") {
+    let (width, height, duration_ms) = if content_type.starts_with("image/") {
         match imagesize::blob_size(&bytes) {
-            Ok(size) => (Some(size.width as i32), Some(size.height as i32)),
+            Ok(size) => (Some(size.width as i32), Some(size.height as i32), None),
             Err(_) => {
                 return Err(AppError::validation(
                     "file",
@@ -141,8 +112,19 @@ pub async fn store(
                 ));
             }
         }
+    } else if content_type.starts_with("video/") {
+        let Some(v) = video::probe(&bytes) else {
+            return Err(AppError::validation(
+                "file",
+                "corrupt_video",
+                "The video has no readable movie header; it may be damaged or incomplete. \
+                 Export it again as MP4 (or MOV).",
+            ));
+        };
+        let dim = |d: Option<u32>| d.and_then(|d| i32::try_from(d).ok());
+        (dim(v.width), dim(v.height), v.duration_ms.and_then(|d| i64::try_from(d).ok()))
     } else {
-        (None, None)
+        (None, None, None)
     };
     let id = Uuid::new_v4();
     let name = sanitize(filename);
@@ -152,8 +134,8 @@ pub async fn store(
     state.storage.put(&key, bytes).await.map_err(|e| AppError::internal(anyhow::anyhow!("{e}")))?;
     let mut tx = state.db.begin().await?;
     let upload: Upload = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "insert into smartflow_shared.uploads (id, workspace_id, created_by, filename, content_type, size_bytes, sha256, storage_key, width, height) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning {COLUMNS}"
+        "insert into smartflow_shared.uploads (id, workspace_id, created_by, filename, content_type, size_bytes, sha256, storage_key, width, height, duration_ms) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning {COLUMNS}"
     )))
     .bind(id)
     .bind(who.workspace_id)
@@ -165,6 +147,7 @@ pub async fn store(
     .bind(&key)
     .bind(width)
     .bind(height)
+    .bind(duration_ms)
     .fetch_one(&mut *tx)
     .await?;
     record_event(
@@ -174,7 +157,8 @@ pub async fn store(
             "upload.created",
             "upload",
             id,
-            json!({ "filename": name, "content_type": content_type, "size_bytes": size }),
+            json!({ "filename": name, "content_type": content_type, "size_bytes": size,
+                    "duration_ms": duration_ms }),
         ),
     )
     .await?;
@@ -387,16 +371,6 @@ pub async fn public_media(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn content_decides_the_type() {
-        assert_eq!(sniff(b"\xFF\xD8\xFF\xE0rest", "x.png"), Some("image/jpeg"));
-        assert_eq!(sniff(b"\x89PNG\r\n\x1a\nrest", "x.jpg"), Some("image/png"));
-        assert_eq!(sniff(b"%PDF-1.7", "x"), Some("application/pdf"));
-        assert_eq!(sniff(b"# Title", "notes.md"), Some("text/markdown"));
-        assert_eq!(sniff(&[0x00, 0xFF, 0xFE, 0x80], "evil.png"), None);
-        assert_eq!(sniff(b"\x00\x00\x00\x18ftypmp42", "v"), Some("video/mp4"));
-    }
 
     #[test]
     fn filenames_are_made_safe() {

@@ -112,8 +112,8 @@ pub struct MetaSettings {
     /// Send `appsecret_proof` with every call (required when the app enables "Require App
     /// Secret"; harmless otherwise).
     pub appsecret_proof: bool,
-    /// Facebook Login supports PKCE for the code flow; off by default as older apps are set up
-    /// without it.
+    /// Send a PKCE challenge (S256) with the login and its verifier with the code exchange,
+    /// which Facebook Login supports for the code flow: a stolen code is then useless.
     pub pkce: bool,
 }
 
@@ -126,7 +126,7 @@ impl Default for MetaSettings {
             graph_version: "v24.0".into(),
             dialog_base_url: "https://www.facebook.com".into(),
             appsecret_proof: true,
-            pkce: false,
+            pkce: true,
         }
     }
 }
@@ -193,7 +193,9 @@ pub struct LinkedInSettings {
     /// Organization pages also need `w_organization_social`, `r_organization_social` and
     /// `rw_organization_admin` (Community Management API).
     pub scopes: Vec<String>,
-    /// Only for apps LinkedIn enabled PKCE for.
+    /// PKCE with LinkedIn works only for apps LinkedIn enabled it for (its native-client
+    /// flow); for the others the token exchange fails, so it stays off unless LinkedIn
+    /// confirmed it for the app. The `state` parameter protects the flow either way.
     pub pkce: bool,
     pub web_url: String,
     pub media_poll_interval_ms: u64,

@@ -24,7 +24,7 @@ pub struct Social {
 
 pub fn configure(cfg: &mut ServiceConfig) {
     use accounts::{oauth, pending, routes as acc, slots};
-    use posts::{edit, routes as post};
+    use posts::{edit, publish_now, routes as post};
     cfg.service(scope::scope("/api/social").service(info));
     // Literal paths before `{id}` ones.
     cfg.service(oauth::oauth_callback)
@@ -45,7 +45,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(post::get_post)
         .service(edit::update_post)
         .service(edit::cancel_post)
-        .service(edit::publish_post_now)
+        .service(publish_now::publish_post_now)
         .service(edit::duplicate_post)
         .service(edit::delete_post)
         .service(calendar::get_calendar)

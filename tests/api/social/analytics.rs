@@ -245,3 +245,54 @@ async fn insights_find_the_best_local_time_from_history() {
     let res = s.app.get_as(&format!("/api/accounts/{x}/insights?tz=Nowhere"), &s.owner.token).await;
     assert_eq!(assert_problem(res, 422).await["errors"][0]["field"], "tz");
 }
+
+async fn analytics_html(s: &Social) -> String {
+    let cookie = format!("{}; sf_csrf={}", s.owner.session_cookie, "c".repeat(43));
+    let res = s
+        .app
+        .client
+        .get(s.app.url("/app/social/analytics"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_analytics_page_draws_svg_charts_once_there_is_data() {
+    let s = setup().await;
+    let empty = analytics_html(&s).await;
+    assert!(!empty.contains("<svg class=\"chart\""), "no data, no chart");
+
+    let (x, _, _, _) = published(&s).await;
+    sqlx::query(
+        "insert into smartflow_social.post_metrics (target_id, workspace_id, account_id, platform, impressions, likes) \
+         select id, workspace_id, account_id, platform, 100, 12 from smartflow_social.post_targets \
+         where state = 'confirmed'",
+    )
+    .execute(&s.app.db)
+    .await
+    .unwrap();
+    for (days_ago, followers) in [(3, 900), (1, 950)] {
+        sqlx::query(
+            "insert into smartflow_social.account_metrics (account_id, workspace_id, followers, collected_at) \
+             values ($1, $2::uuid, $3, now() - make_interval(days => $4))",
+        )
+        .bind(x)
+        .bind(&s.owner.workspace_id)
+        .bind(followers as i64)
+        .bind(days_ago)
+        .execute(&s.app.db)
+        .await
+        .unwrap();
+    }
+    let html = analytics_html(&s).await;
+    let charts = html.matches("<svg class=\"chart\"").count();
+    assert!(charts >= 3, "platforms, days and followers are drawn: {charts}");
+    for title in ["Engagements by platform", "Posts published per day", "Followers over time"] {
+        assert!(html.contains(&format!("<title>{title}</title>")), "{title}");
+    }
+    assert!(html.contains("<rect"), "bars are drawn as rectangles");
+}

@@ -1,21 +1,29 @@
 //! Logins that can act as several accounts: Facebook Pages (choose which to link), Instagram
 //! business accounts behind Pages, LinkedIn members (organizations need extra scopes).
 
+use std::collections::HashMap;
+
 use serde_json::{Value, json};
+use smartflow::modules::social::platforms::s256_challenge;
 use wiremock::{
     Mock, ResponseTemplate,
     matchers::{body_string_contains, method, path},
 };
 
-use super::{Social, setup};
+use super::{Social, form, received, setup};
 use crate::helpers::assert_problem;
 
-async fn login(s: &Social, platform: &str) -> String {
+/// Starts a login; the authorize URL's query.
+async fn authorize(s: &Social, platform: &str) -> HashMap<String, String> {
     let res =
         s.app.post_as("/api/accounts", &s.owner.token, &json!({ "platform": platform })).await;
     let body: Value = res.json().await.unwrap();
     let url = url::Url::parse(body["authorize_url"].as_str().unwrap()).unwrap();
-    url.query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned()
+    url.query_pairs().into_owned().collect()
+}
+
+async fn login(s: &Social, platform: &str) -> String {
+    authorize(s, platform).await["state"].clone()
 }
 
 async fn mount_meta(s: &Social) {
@@ -51,7 +59,13 @@ async fn mount_meta(s: &Social) {
 async fn facebook_login_lets_people_choose_their_pages() {
     let s = setup().await;
     mount_meta(&s).await;
-    let state = login(&s, "facebook").await;
+    let query = authorize(&s, "facebook").await;
+    let state = &query["state"];
+    assert!(state.len() >= 43, "an unguessable state: {query:?}");
+    // PKCE (S256): a stolen code is useless without the verifier SmartFlow kept.
+    assert_eq!(query["code_challenge_method"], "S256");
+    let challenge = &query["code_challenge"];
+    assert_eq!(challenge.len(), 43, "{query:?}");
     let res = s
         .app
         .get_as(
@@ -62,6 +76,10 @@ async fn facebook_login_lets_people_choose_their_pages() {
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["status"], "choose");
+    let exchange = received(&s.fake, "POST", "/v24.0/oauth/access_token").await;
+    let code = exchange.iter().map(form).find(|f| f.get("code").is_some_and(|c| c == "meta-code"));
+    let verifier = code.unwrap()["code_verifier"].clone();
+    assert_eq!(&s256_challenge(&verifier), challenge, "the verifier matches the challenge");
     let pending = body["pending"]["id"].as_str().unwrap().to_string();
     let names: Vec<&str> = body["pending"]["candidates"]
         .as_array()

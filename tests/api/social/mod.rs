@@ -4,12 +4,17 @@
 
 mod accounts;
 mod analytics;
+mod budgets;
 mod calendar;
 mod contract;
+mod linkedin;
 mod meta_flow;
 mod posts;
 mod publishing;
 mod racing;
+mod reconciliation;
+mod scheduling;
+mod storage;
 mod tokens;
 
 use chrono::{DateTime, Duration, Utc};

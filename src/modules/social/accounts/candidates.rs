@@ -109,7 +109,11 @@ pub async fn gather(
             // Without the organization scopes LinkedIn refuses the listing: members only.
             let orgs = match adapter.list_organizations(&me).await {
                 Ok(orgs) => orgs,
-                Err(PlatformError::Auth { .. } | PlatformError::Validation { .. }) => Vec::new(),
+                Err(
+                    PlatformError::Auth { .. }
+                    | PlatformError::Permission { .. }
+                    | PlatformError::Validation { .. },
+                ) => Vec::new(),
                 Err(e) => return Err(e),
             };
             for urn in orgs {

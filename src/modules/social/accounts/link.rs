@@ -117,6 +117,24 @@ struct ReauthEmail<'a> {
     link: &'a str,
 }
 
+/// Whom to tell about an account: the member who linked it, else an admin of the workspace.
+pub async fn owner_email(
+    conn: &mut PgConnection,
+    workspace: Uuid,
+    owner: Option<Uuid>,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select u.email from smartflow_main.users u \
+         join smartflow_shared.memberships m on m.user_id = u.id \
+         where m.workspace_id = $1 and u.disabled_at is null \
+         order by (u.id = $2) is true desc, (m.role = 'admin') desc, m.created_at limit 1",
+    )
+    .bind(workspace)
+    .bind(owner)
+    .fetch_optional(conn)
+    .await
+}
+
 /// (workspace, owner, platform, username, remote id) of an account just flagged.
 type Flagged = (Uuid, Option<Uuid>, String, Option<String>, String);
 
@@ -156,17 +174,7 @@ pub async fn mark_needs_reauth(
         .workspace(workspace),
     )
     .await?;
-    let to: Option<String> = sqlx::query_scalar(
-        "select u.email from smartflow_main.users u \
-         join smartflow_shared.memberships m on m.user_id = u.id \
-         where m.workspace_id = $1 and u.disabled_at is null \
-         order by (u.id = $2) is true desc, (m.role = 'admin') desc, m.created_at limit 1",
-    )
-    .bind(workspace)
-    .bind(owner)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(to) = to else { return Ok(()) };
+    let Some(to) = owner_email(conn, workspace, owner).await? else { return Ok(()) };
     let name = platform.parse::<Platform>().map(Platform::name).unwrap_or("social");
     let label = username.unwrap_or(remote_id);
     let link = format!("{}/app/social", state.settings.app.base_url.trim_end_matches('/'));

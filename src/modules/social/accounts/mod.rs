@@ -3,6 +3,7 @@
 //! re-authorisation flags, and the recurring time slots each account's queue publishes in.
 
 pub mod candidates;
+pub mod expiry;
 pub mod link;
 pub mod oauth;
 pub mod pending;
@@ -23,8 +24,8 @@ use crate::error::AppError;
 pub const COLUMNS: &str = "id, workspace_id, created_by, platform, remote_id, username, \
     display_name, profile_url, instance_url, status, token_expires_at, refresh_expires_at, \
     (refresh_token_enc is not null) as can_refresh, scopes, last_error, last_error_code, \
-    last_error_at, needs_reauth_since, last_refreshed_at, last_published_at, created_at, \
-    updated_at";
+    last_error_at, needs_reauth_since, last_refreshed_at, last_published_at, metrics_note, \
+    metrics_note_at, max_characters, created_at, updated_at";
 
 /// A linked account as the API shows it: who it is and whether it works, never its tokens.
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
@@ -58,6 +59,12 @@ pub struct Account {
     pub needs_reauth_since: Option<DateTime<Utc>>,
     pub last_refreshed_at: Option<DateTime<Utc>>,
     pub last_published_at: Option<DateTime<Utc>>,
+    /// Figures the platform does not let SmartFlow read for this account (e.g. LinkedIn
+    /// members' post statistics); publishing is not affected. `null` when all could be read.
+    pub metrics_note: Option<String>,
+    pub metrics_note_at: Option<DateTime<Utc>>,
+    /// The longest post the account's server accepts, when it says (Mastodon instances).
+    pub max_characters: Option<i32>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

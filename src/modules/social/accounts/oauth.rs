@@ -42,7 +42,9 @@ pub fn redirect_uri(state: &AppState, platform: Platform) -> String {
 pub fn platform_error(e: PlatformError, field: &str) -> AppError {
     let name = e.platform().name();
     match e {
-        PlatformError::Auth { .. } | PlatformError::Validation { .. } => AppError::validation(
+        PlatformError::Auth { .. }
+        | PlatformError::Permission { .. }
+        | PlatformError::Validation { .. } => AppError::validation(
             field,
             "rejected_by_platform",
             format!("{name} refused these credentials: {}", e.message()),

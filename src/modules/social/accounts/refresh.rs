@@ -1,6 +1,7 @@
 //! Refreshing tokens ahead of expiry: a cron job picks the accounts whose access token expires
-//! soon and enqueues one refresh job per account (unique per account); accounts whose token
-//! expired with no way to refresh it are flagged for re-authorisation.
+//! soon and enqueues one refresh job per account (unique per account); owners of accounts
+//! whose access will end without a way to renew it are warned days ahead (`expiry`), and
+//! accounts whose token expired regardless are flagged for re-authorisation.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -65,9 +66,10 @@ impl Job for RefreshTokens {
             );
             mark_needs_reauth(&mut tx, state, *id, &e).await?;
         }
+        let warned = super::expiry::warn_expiring(&mut tx, state).await?;
         tx.commit().await?;
-        if queued > 0 || !expired.is_empty() {
-            tracing::info!(queued, expired = expired.len(), "social token refresh sweep");
+        if queued > 0 || !expired.is_empty() || warned > 0 {
+            tracing::info!(queued, expired = expired.len(), warned, "social token refresh sweep");
         }
         Ok(Outcome::Done)
     }

@@ -133,6 +133,7 @@ pub async fn link_with_token(
             platform.name()
         )));
     }
+    let mut max_characters = None;
     let new = if platform == Platform::Bluesky {
         let handle =
             required(&body.handle, "handle", "Give the Bluesky handle, e.g. name.bsky.social.")?;
@@ -184,6 +185,8 @@ pub async fn link_with_token(
             .verify_account(&ctx)
             .await
             .map_err(|e| platform_error(e, "access_token"))?;
+        // Instances set their own post length; rules check against it from now on.
+        max_characters = social.registry.mastodon().instance_max_characters(&ctx).await;
         // Mastodon tokens do not expire and cannot be refreshed.
         let tokens = TokenSet {
             access_token: SecretString::from(token.to_string()),
@@ -195,7 +198,18 @@ pub async fn link_with_token(
         NewLink { platform, remote, instance_url: Some(instance), tokens }
     };
     let mut tx = state.db.begin().await?;
-    let account = link(&mut tx, state, who, new).await?;
+    let mut account = link(&mut tx, state, who, new).await?;
+    if let Some(max) = max_characters.and_then(|m| i32::try_from(m).ok()) {
+        sqlx::query(
+            "update smartflow_social.accounts set max_characters = $2 where id = $1 and workspace_id = $3",
+        )
+        .bind(account.id)
+        .bind(max)
+        .bind(who.workspace_id)
+        .execute(&mut *tx)
+        .await?;
+        account.max_characters = Some(max);
+    }
     tx.commit().await?;
     Ok(account)
 }

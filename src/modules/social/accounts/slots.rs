@@ -111,6 +111,21 @@ pub async fn next_free(
     Ok(times.into_iter().filter(|t| !taken.contains(t)).take(count).collect())
 }
 
+/// The first free slot after `after`, for a post stored in `conn`'s transaction. The account's
+/// queue stays locked until that transaction ends, so two posts queued at once never take
+/// the same slot: the second sees the first one's target once it is committed.
+pub async fn take_free(
+    conn: &mut PgConnection,
+    account: Uuid,
+    after: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, AppError> {
+    sqlx::query("select pg_advisory_xact_lock(hashtextextended('social.slots:' || $1::text, 0))")
+        .bind(account)
+        .execute(&mut *conn)
+        .await?;
+    Ok(next_free(conn, account, after, 1).await?.into_iter().next())
+}
+
 /// The account's time slots.
 #[utoipa::path(tag = "social", params(("id" = Uuid, Path)), responses((status = 200, body = Vec<TimeSlot>), (status = 404)), security(("bearer" = []), ("api_key" = []), ("session_cookie" = [])))]
 #[get("/api/accounts/{id}/slots")]

@@ -64,6 +64,8 @@ pub struct Credentials {
     pub refresh: Option<SecretString>,
     pub expires_at: Option<DateTime<Utc>>,
     pub version: i32,
+    /// The instance's post length (Mastodon), read when the account was linked.
+    pub max_characters: Option<i32>,
 }
 
 impl Credentials {
@@ -74,6 +76,9 @@ impl Credentials {
         }
         if let Some(handle) = &self.username {
             ctx = ctx.with_handle(handle.clone());
+        }
+        if let Some(max) = self.max_characters.and_then(|m| usize::try_from(m).ok()) {
+            ctx = ctx.with_max_characters(max);
         }
         ctx
     }
@@ -107,10 +112,11 @@ type Row = (
     Option<String>,
     Option<DateTime<Utc>>,
     i32,
+    Option<i32>,
 );
 
 const SELECT: &str = "select id, workspace_id, platform, remote_id, username, instance_url, status, \
-     access_token_enc, refresh_token_enc, token_expires_at, token_version \
+     access_token_enc, refresh_token_enc, token_expires_at, token_version, max_characters \
      from smartflow_social.accounts where id = $1";
 
 fn decode(cipher: &Cipher, row: Row) -> anyhow::Result<Credentials> {
@@ -126,6 +132,7 @@ fn decode(cipher: &Cipher, row: Row) -> anyhow::Result<Credentials> {
         refresh,
         expires_at,
         version,
+        max_characters,
     ) = row;
     let access = access
         .ok_or_else(|| anyhow::anyhow!("account {id} holds no access token (disconnected)"))?;
@@ -141,6 +148,7 @@ fn decode(cipher: &Cipher, row: Row) -> anyhow::Result<Credentials> {
         refresh: refresh.map(|r| open(cipher, id, "refresh", &r)).transpose()?,
         expires_at,
         version,
+        max_characters,
     })
 }
 

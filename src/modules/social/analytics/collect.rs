@@ -78,8 +78,9 @@ impl Job for CollectAccountMetrics {
         let mut refreshed = false;
         loop {
             match collect(state, &creds).await {
-                Ok(n) => {
-                    tracing::debug!(account = %self.account_id, posts = n, "social metrics collected");
+                Ok(collected) => {
+                    note(state, self.account_id, collected.note.as_deref()).await?;
+                    tracing::debug!(account = %self.account_id, posts = collected.stored, "social metrics collected");
                     return Ok(Outcome::Done);
                 }
                 Err(e @ PlatformError::Auth { refreshable: true, .. }) if !refreshed => {
@@ -107,6 +108,41 @@ fn retry(e: &PlatformError) -> JobError {
     )
 }
 
+/// Remembers what the platform would not let SmartFlow read (or clears it once it could).
+async fn note(state: &AppState, account: Uuid, note: Option<&str>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update smartflow_social.accounts set metrics_note = $2, \
+         metrics_note_at = case when $2::text is null then null else now() end where id = $1",
+    )
+    .bind(account)
+    .bind(note)
+    .execute(&state.db)
+    .await?;
+    Ok(())
+}
+
+/// A read the token is not permitted (LinkedIn members without `r_member_social`, a Page
+/// without `read_insights`): the figure is skipped and the reason kept; the account works.
+fn unreadable<T>(
+    result: Result<T, PlatformError>,
+    what: &str,
+    notes: &mut Vec<String>,
+) -> Result<Option<T>, PlatformError> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(PlatformError::Permission { message, info }) => {
+            tracing::info!(platform = %info.platform, %message, "metrics not readable; skipped");
+            notes.push(format!(
+                "{} does not let SmartFlow read {what} for this account ({message}); publishing \
+                 is not affected.",
+                info.platform.name()
+            ));
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 async fn flag(state: &AppState, account: Uuid, e: &PlatformError) -> JobResult {
     let mut tx = state.db.begin().await?;
     mark_needs_reauth(&mut tx, state, account, e).await?;
@@ -114,16 +150,26 @@ async fn flag(state: &AppState, account: Uuid, e: &PlatformError) -> JobResult {
     Ok(Outcome::Done)
 }
 
+struct Collected {
+    /// Posts whose counters were stored.
+    stored: usize,
+    /// Why some figures could not be read, for people.
+    note: Option<String>,
+}
+
 /// Reads and stores the account's follower count and its recent posts' counters.
-async fn collect(state: &AppState, creds: &Credentials) -> Result<usize, PlatformError> {
+async fn collect(state: &AppState, creds: &Credentials) -> Result<Collected, PlatformError> {
     let internal =
         |e: sqlx::Error| PlatformError::transient(creds.platform, format!("database: {e}"));
     let social =
         state.ext::<Social>().map_err(|e| PlatformError::config(creds.platform, e.to_string()))?;
     let adapter = social.registry.get(creds.platform);
     let ctx = creds.context();
-    let account = adapter.account_metrics(&ctx).await?;
-    sqlx::query(
+    let mut notes = Vec::new();
+    if let Some(account) =
+        unreadable(adapter.account_metrics(&ctx).await, "follower counts", &mut notes)?
+    {
+        sqlx::query(
         "insert into smartflow_social.account_metrics (account_id, workspace_id, followers, following, posts) \
          values ($1, $2, $3, $4, $5)",
     )
@@ -135,6 +181,7 @@ async fn collect(state: &AppState, creds: &Credentials) -> Result<usize, Platfor
     .execute(&state.db)
     .await
     .map_err(internal)?;
+    }
     let days = f64::from(state.settings.social.analytics.post_lookback_days);
     let targets: Vec<(Uuid, String)> = sqlx::query_as(
         "select id, remote_id from smartflow_social.post_targets where account_id = $1 \
@@ -146,11 +193,15 @@ async fn collect(state: &AppState, creds: &Credentials) -> Result<usize, Platfor
     .fetch_all(&state.db)
     .await
     .map_err(internal)?;
+    let note = (!notes.is_empty()).then(|| notes.join(" "));
     if targets.is_empty() {
-        return Ok(0);
+        return Ok(Collected { stored: 0, note });
     }
     let remote_ids: Vec<String> = targets.iter().map(|t| t.1.clone()).collect();
-    let metrics = adapter.post_metrics(&ctx, &remote_ids).await?;
+    let metrics =
+        unreadable(adapter.post_metrics(&ctx, &remote_ids).await, "posts' counters", &mut notes)?
+            .unwrap_or_default();
+    let note = (!notes.is_empty()).then(|| notes.join(" "));
     let mut stored = 0;
     for m in &metrics {
         let Some((target, _)) = targets.iter().find(|t| t.1 == m.remote_id) else { continue };
@@ -180,5 +231,5 @@ async fn collect(state: &AppState, creds: &Credentials) -> Result<usize, Platfor
         .map_err(internal)?;
         stored += 1;
     }
-    Ok(stored)
+    Ok(Collected { stored, note })
 }

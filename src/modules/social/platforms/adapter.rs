@@ -66,6 +66,12 @@ pub trait PlatformAdapter: Send + Sync {
 
     async fn account_metrics(&self, ctx: &AccountContext) -> Result<AccountMetrics, PlatformError>;
 
+    /// The public link of one of the account's posts known only by id (e.g. the existing post
+    /// a duplicate error names), where the platform's links are built from the id.
+    fn remote_url(&self, _ctx: &AccountContext, _remote_id: &str) -> Option<String> {
+        None
+    }
+
     /// Who the token acts as; used when linking an account and to check a token still works.
     async fn verify_account(&self, ctx: &AccountContext) -> Result<RemoteAccount, PlatformError>;
 

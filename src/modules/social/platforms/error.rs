@@ -19,6 +19,9 @@ pub struct ErrorInfo {
     /// The platform's error body with tokens and secrets removed, shortened. Safe to log and
     /// store; not meant for end users.
     pub body: Option<String>,
+    /// The platform's own id for the failed request (`x-transaction-id`, `x-fb-trace-id`,
+    /// `x-li-uuid`, `x-request-id`), to quote to its support.
+    pub request_id: Option<String>,
 }
 
 /// How the publisher should react:
@@ -26,6 +29,7 @@ pub struct ErrorInfo {
 /// | variant          | retry?  | next step                                                        |
 /// |------------------|---------|------------------------------------------------------------------|
 /// | `Auth`           | no      | if `refreshable`, refresh the token once and retry; else flag the account for re-connection |
+/// | `Permission`     | no      | the token works but lacks a permission for this call: a read is skipped ("cannot read"), a publish fails with the hint; the account is never flagged |
 /// | `RateLimited`    | yes     | retry after `retry_after` (or the job's backoff when `None`)     |
 /// | `Validation`     | no      | fail the post; the user must change it                           |
 /// | `Media`          | no      | fail the post; the user must change the attachment               |
@@ -37,6 +41,8 @@ pub struct ErrorInfo {
 pub enum PlatformError {
     #[error("{}: not authorized: {message}", info.platform.name())]
     Auth { message: String, refreshable: bool, info: Box<ErrorInfo> },
+    #[error("{}: not permitted: {message}", info.platform.name())]
+    Permission { message: String, info: Box<ErrorInfo> },
     #[error("{}: rate limited: {message}", info.platform.name())]
     RateLimited { retry_after: Option<Duration>, message: String, info: Box<ErrorInfo> },
     #[error("{}: rejected: {message}", info.platform.name())]
@@ -56,11 +62,17 @@ pub enum PlatformError {
 /// The class of an error before it gets its details; platform parsers return it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ErrorClass {
-    Auth { refreshable: bool },
+    Auth {
+        refreshable: bool,
+    },
+    /// A valid token without the permission (scope, partner program, Page role) a call needs.
+    Permission,
     RateLimited,
     Validation,
     Media,
-    Duplicate { existing_id: Option<String> },
+    Duplicate {
+        existing_id: Option<String>,
+    },
     Transient,
     UnknownOutcome,
     Config,
@@ -73,6 +85,10 @@ impl ErrorClass {
             ErrorClass::Auth { .. } => format!(
                 "SmartFlow's access to your {name} account expired or was revoked: reconnect the \
                  account under Social accounts."
+            ),
+            ErrorClass::Permission => format!(
+                "{name} did not let SmartFlow do this with the permissions it was given: \
+                 reconnect the account and allow every permission asked for."
             ),
             ErrorClass::RateLimited => format!(
                 "{name} is limiting how often SmartFlow may post or read; it retries automatically."
@@ -107,7 +123,14 @@ impl PlatformError {
     /// Builds an error with the class's default hint.
     pub fn new(platform: Platform, class: ErrorClass, message: impl Into<String>) -> Self {
         let hint = class.default_hint(platform);
-        let info = ErrorInfo { platform, http_status: None, remote_code: None, hint, body: None };
+        let info = ErrorInfo {
+            platform,
+            http_status: None,
+            remote_code: None,
+            hint,
+            body: None,
+            request_id: None,
+        };
         Self::from_parts(class, message.into(), None, info)
     }
 
@@ -120,6 +143,7 @@ impl PlatformError {
         let info = Box::new(info);
         match class {
             ErrorClass::Auth { refreshable } => PlatformError::Auth { message, refreshable, info },
+            ErrorClass::Permission => PlatformError::Permission { message, info },
             ErrorClass::RateLimited => PlatformError::RateLimited { retry_after, message, info },
             ErrorClass::Validation => PlatformError::Validation { message, info },
             ErrorClass::Media => PlatformError::Media { message, info },
@@ -155,6 +179,7 @@ impl PlatformError {
     pub fn info(&self) -> &ErrorInfo {
         match self {
             PlatformError::Auth { info, .. }
+            | PlatformError::Permission { info, .. }
             | PlatformError::RateLimited { info, .. }
             | PlatformError::Validation { info, .. }
             | PlatformError::Media { info, .. }
@@ -168,6 +193,7 @@ impl PlatformError {
     pub fn message(&self) -> &str {
         match self {
             PlatformError::Auth { message, .. }
+            | PlatformError::Permission { message, .. }
             | PlatformError::RateLimited { message, .. }
             | PlatformError::Validation { message, .. }
             | PlatformError::Media { message, .. }
@@ -196,6 +222,7 @@ impl PlatformError {
     pub fn code(&self) -> &'static str {
         match self {
             PlatformError::Auth { .. } => "auth",
+            PlatformError::Permission { .. } => "permission",
             PlatformError::RateLimited { .. } => "rate_limited",
             PlatformError::Validation { .. } => "validation",
             PlatformError::Media { .. } => "media",

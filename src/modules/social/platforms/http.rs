@@ -5,7 +5,7 @@
 //! connection, unreadable success body, 504) is `UnknownOutcome`, because the platform may have
 //! published it. Reads and uploads fail `Transient`: repeating them creates nothing visible.
 
-use std::{error::Error as _, time::Duration};
+use std::{cell::RefCell, error::Error as _, future::Future, time::Duration};
 
 use bytes::Bytes;
 use chrono::Utc;
@@ -18,6 +18,45 @@ use super::{
     redact::redact,
     types::Platform,
 };
+
+/// Headers platforms return their own request id in (X, Meta, LinkedIn, Mastodon), which
+/// their support asks for.
+const REQUEST_ID_HEADERS: [&str; 4] =
+    ["x-transaction-id", "x-fb-trace-id", "x-li-uuid", "x-request-id"];
+
+fn platform_request_id(headers: &HeaderMap) -> Option<String> {
+    REQUEST_ID_HEADERS.iter().find_map(|name| {
+        let value = headers.get(*name)?.to_str().ok()?.trim();
+        (!value.is_empty()).then(|| value.chars().take(200).collect())
+    })
+}
+
+tokio::task_local! {
+    static CREATED: RefCell<Option<String>>;
+}
+
+/// Runs `f` (an adapter call) and returns the platform's request id of the first request in
+/// it that created something, i.e. the post; a failure carries its own in [`ErrorInfo`].
+/// A task-local keeps that bookkeeping out of every adapter's return values.
+pub async fn with_request_id<F: Future>(f: F) -> (F::Output, Option<String>) {
+    CREATED
+        .scope(RefCell::new(None), async move {
+            let out = f.await;
+            let id = CREATED.try_with(|c| c.borrow_mut().take()).ok().flatten();
+            (out, id)
+        })
+        .await
+}
+
+fn remember_created(headers: &HeaderMap) {
+    // Outside `with_request_id` (linking, tests) there is nothing to remember it for.
+    let _ = CREATED.try_with(|c| {
+        let mut c = c.borrow_mut();
+        if c.is_none() {
+            *c = platform_request_id(headers);
+        }
+    });
+}
 
 /// What a request does on the platform, which decides what its failure means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +153,9 @@ impl Http {
         };
         let reply = Reply { status, headers, body };
         if status.is_success() {
+            if effect.creates() {
+                remember_created(&reply.headers);
+            }
             Ok(reply)
         } else {
             Err(self.classify(&reply, effect, parse, secrets))
@@ -190,6 +232,7 @@ impl Http {
             remote_code: remote.code,
             hint: remote.hint.unwrap_or_else(|| PlatformError::hint_for(self.platform, &class)),
             body,
+            request_id: platform_request_id(&reply.headers),
         };
         PlatformError::from_parts(class, redact(&message, secrets), retry_after, info)
     }
@@ -225,8 +268,9 @@ impl Http {
 fn default_class(status: StatusCode, effect: Effect) -> ErrorClass {
     match status.as_u16() {
         401 => ErrorClass::Auth { refreshable: true },
-        // A valid token without the needed permission: refreshing does not add scopes.
-        403 => ErrorClass::Auth { refreshable: false },
+        // A valid token without the needed permission: refreshing does not add scopes, and
+        // the token still works for what it is allowed, so the account is not broken.
+        403 => ErrorClass::Permission,
         408 => ErrorClass::Transient,
         409 => ErrorClass::Duplicate { existing_id: None },
         413 | 415 => ErrorClass::Media,
@@ -241,6 +285,7 @@ fn default_class(status: StatusCode, effect: Effect) -> ErrorClass {
 fn info_mut(err: &mut PlatformError) -> Option<&mut ErrorInfo> {
     match err {
         PlatformError::Auth { info, .. }
+        | PlatformError::Permission { info, .. }
         | PlatformError::RateLimited { info, .. }
         | PlatformError::Validation { info, .. }
         | PlatformError::Media { info, .. }
@@ -284,6 +329,7 @@ mod tests {
             default_class(StatusCode::UNAUTHORIZED, Effect::Read),
             ErrorClass::Auth { refreshable: true }
         );
+        assert_eq!(default_class(StatusCode::FORBIDDEN, Effect::Read), ErrorClass::Permission);
         assert_eq!(
             default_class(StatusCode::TOO_MANY_REQUESTS, Effect::Create),
             ErrorClass::RateLimited
@@ -295,6 +341,22 @@ mod tests {
             ErrorClass::UnknownOutcome
         );
         assert_eq!(default_class(StatusCode::GATEWAY_TIMEOUT, Effect::Read), ErrorClass::Transient);
+    }
+
+    #[tokio::test]
+    async fn the_first_create_request_id_is_kept() {
+        let mut first = HeaderMap::new();
+        first.insert("x-li-uuid", "li-uuid-1".parse().unwrap());
+        let mut second = HeaderMap::new();
+        second.insert("x-transaction-id", "tx-2".parse().unwrap());
+        let ((), id) = with_request_id(async {
+            remember_created(&first);
+            remember_created(&second);
+        })
+        .await;
+        assert_eq!(id.as_deref(), Some("li-uuid-1"), "the post's request, not its comment's");
+        remember_created(&first); // outside a scope: ignored, no panic
+        assert_eq!(platform_request_id(&second).as_deref(), Some("tx-2"));
     }
 
     #[test]

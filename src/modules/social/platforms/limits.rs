@@ -8,7 +8,7 @@ use super::{
 const MB: u64 = 1024 * 1024;
 
 /// X: 280 weighted characters; 4 images, or 1 video, or 1 GIF; images ≤ 5 MB, GIFs ≤ 15 MB,
-/// videos ≤ 512 MB and 0.5–140 s; alt text ≤ 1,000 characters.
+/// videos ≤ 512 MB, 0.5–140 s and between 1:3 and 3:1; alt text ≤ 1,000 characters.
 pub fn x() -> PlatformRules {
     PlatformRules {
         platform: Platform::X,
@@ -26,6 +26,8 @@ pub fn x() -> PlatformRules {
         max_video_bytes: 512 * MB,
         max_image_pixels: None,
         image_aspect: None,
+        video_aspect: Some((1.0 / 3.0, 3.0)),
+        carousel_video_aspect: None,
         video_duration_ms: Some((500, 140_000)),
         max_hashtags: None,
         max_mentions: None,
@@ -53,6 +55,8 @@ pub fn facebook() -> PlatformRules {
         max_video_bytes: 1024 * MB,
         max_image_pixels: None,
         image_aspect: None,
+        video_aspect: None,
+        carousel_video_aspect: None,
         video_duration_ms: Some((1_000, 240 * 60_000)),
         max_hashtags: None,
         max_mentions: None,
@@ -63,7 +67,8 @@ pub fn facebook() -> PlatformRules {
 
 /// Instagram (business, content publishing API): a caption of 2,200 characters with at most 30
 /// hashtags and 20 mentions; at least one image or video; JPEG images ≤ 8 MB with an aspect
-/// ratio between 4:5 and 1.91:1; reels 3 s–15 min ≤ 300 MB; carousels of up to 10 items.
+/// ratio between 4:5 and 1.91:1; reels 3 s–15 min ≤ 300 MB between 0.01:1 and 10:1 (videos
+/// in a carousel between 4:5 and 16:9); carousels of up to 10 items.
 /// Caption links are not clickable.
 pub fn instagram() -> PlatformRules {
     PlatformRules {
@@ -82,6 +87,8 @@ pub fn instagram() -> PlatformRules {
         max_video_bytes: 300 * MB,
         max_image_pixels: None,
         image_aspect: Some((0.8, 1.91)),
+        video_aspect: Some((0.01, 10.0)),
+        carousel_video_aspect: Some((0.8, 16.0 / 9.0)),
         video_duration_ms: Some((3_000, 15 * 60_000)),
         max_hashtags: Some(30),
         max_mentions: Some(20),
@@ -91,7 +98,7 @@ pub fn instagram() -> PlatformRules {
 }
 
 /// LinkedIn (`/rest/posts`): 3,000 characters, comments 1,250; up to 20 images (≤ 36,152,320
-/// pixels) or one video (≤ 500 MB, 3 s–30 min).
+/// pixels) or one video (≤ 500 MB, 3 s–30 min, between 1:2.4 and 2.4:1).
 pub fn linkedin() -> PlatformRules {
     PlatformRules {
         platform: Platform::LinkedIn,
@@ -109,6 +116,8 @@ pub fn linkedin() -> PlatformRules {
         max_video_bytes: 500 * MB,
         max_image_pixels: Some(36_152_320),
         image_aspect: None,
+        video_aspect: Some((1.0 / 2.4, 2.4)),
+        carousel_video_aspect: None,
         video_duration_ms: Some((3_000, 30 * 60_000)),
         max_hashtags: None,
         max_mentions: None,
@@ -136,6 +145,8 @@ pub fn bluesky() -> PlatformRules {
         max_video_bytes: 0,
         max_image_pixels: None,
         image_aspect: None,
+        video_aspect: None,
+        carousel_video_aspect: None,
         video_duration_ms: None,
         max_hashtags: None,
         max_mentions: None,
@@ -163,6 +174,8 @@ pub fn mastodon(max_characters: usize) -> PlatformRules {
         max_video_bytes: 99 * MB,
         max_image_pixels: None,
         image_aspect: None,
+        video_aspect: None,
+        carousel_video_aspect: None,
         video_duration_ms: None,
         max_hashtags: None,
         max_mentions: None,

@@ -31,8 +31,9 @@ mod redact;
 
 pub use adapter::{OAuthProvider, PlatformAdapter};
 pub use error::{ErrorInfo, PlatformError};
+pub use http::with_request_id;
 pub use oauth::{Pkce, RefreshToken, TokenSet, generate_state, s256_challenge, state_matches};
-pub use reconcile::find_match;
+pub use reconcile::{find_match, find_match_excluding};
 pub use registry::{PlatformRegistry, PlatformStatus};
 pub use rules::{RuleCode, RuleViolation, Severity};
 pub use settings::SocialPlatformSettings;

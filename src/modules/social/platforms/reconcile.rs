@@ -10,7 +10,9 @@
 //!   truncate); texts shorter than that must be equal;
 //! - **several matches**: the earliest wins (it is the first attempt's; later ones would be
 //!   duplicates to clean up);
-//! - **media-only posts** (empty text) match the earliest post with empty text in the window.
+//! - **media-only posts** (empty text) match the earliest post with empty text in the window;
+//! - **already claimed**: a remote post confirmed for another target of the same account is
+//!   not ours (two identical posts scheduled close together must not both claim the first).
 //!
 //! Pass `since = after - CLOCK_SKEW` to `recent_posts` so the window is covered.
 
@@ -27,12 +29,24 @@ pub fn find_match<'a>(
     text: &str,
     after: DateTime<Utc>,
 ) -> Option<&'a RemotePost> {
+    find_match_excluding(posts, text, after, &[])
+}
+
+/// [`find_match`] among the posts whose ids are not in `taken` (the account's posts already
+/// confirmed for other SmartFlow targets).
+pub fn find_match_excluding<'a>(
+    posts: &'a [RemotePost],
+    text: &str,
+    after: DateTime<Utc>,
+    taken: &[String],
+) -> Option<&'a RemotePost> {
     let ours = normalize(text);
     let ours_prefix: String = ours.chars().take(PREFIX_CHARS).collect();
     let prefix_only = ours.chars().count() > PREFIX_CHARS;
     posts
         .iter()
         .filter(|p| p.created_at >= after - CLOCK_SKEW)
+        .filter(|p| !taken.contains(&p.remote_id))
         .filter(|p| {
             let theirs = normalize(&p.text);
             if prefix_only { theirs.starts_with(&ours_prefix) } else { theirs == ours }
@@ -97,6 +111,18 @@ mod tests {
         let truncated = format!("{}…", &long[..PREFIX_CHARS + 5]);
         let posts = [post("long", &truncated, 1)];
         assert_eq!(find_match(&posts, &long, base()).unwrap().remote_id, "long");
+    }
+
+    #[test]
+    fn posts_confirmed_for_other_targets_are_not_ours() {
+        // Two identical posts: the first target was confirmed with "first".
+        let posts = [post("first", "Same text", 1), post("second", "Same text", 2)];
+        let taken = ["first".to_string()];
+        assert_eq!(
+            find_match_excluding(&posts, "Same text", base(), &taken).unwrap().remote_id,
+            "second"
+        );
+        assert!(find_match_excluding(&posts[..1], "Same text", base(), &taken).is_none());
     }
 
     #[test]

@@ -108,6 +108,10 @@ impl PlatformRegistry {
     pub fn bluesky(&self) -> &BlueskyAdapter {
         &self.bluesky
     }
+
+    pub fn mastodon(&self) -> &MastodonAdapter {
+        &self.mastodon
+    }
 }
 
 /// What each platform needs configured, without building any client.

@@ -317,6 +317,9 @@ pub struct AccountContext {
     pub instance_url: Option<String>,
     /// Shown in permalinks where the platform uses it (X username, Bluesky handle).
     pub handle: Option<String>,
+    /// The account's own post length limit where its server sets one (Mastodon instances);
+    /// `None`: the configured default.
+    pub max_characters: Option<usize>,
 }
 
 impl AccountContext {
@@ -326,7 +329,13 @@ impl AccountContext {
             account_id: account_id.into(),
             instance_url: None,
             handle: None,
+            max_characters: None,
         }
+    }
+
+    pub fn with_max_characters(mut self, max: usize) -> Self {
+        self.max_characters = Some(max);
+        self
     }
 
     pub fn with_instance_url(mut self, url: impl Into<String>) -> Self {
@@ -351,6 +360,7 @@ impl fmt::Debug for AccountContext {
             .field("account_id", &self.account_id)
             .field("instance_url", &self.instance_url)
             .field("handle", &self.handle)
+            .field("max_characters", &self.max_characters)
             .finish()
     }
 }

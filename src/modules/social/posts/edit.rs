@@ -11,7 +11,8 @@ use uuid::Uuid;
 
 use super::{
     PostResponse,
-    input::{PostInput, When, plan},
+    input::{PostInput, When, plan, take_queue_slot},
+    publish_now::uncertain,
     repo,
     routes::{ensure_allowance, event_payload},
 };
@@ -54,7 +55,7 @@ async fn lock_for(
     .await?)
 }
 
-async fn lock(
+pub(super) async fn lock(
     conn: &mut PgConnection,
     who: &Principal,
     id: Uuid,
@@ -99,8 +100,16 @@ pub async fn update(
                 .into(),
         ));
     }
+    if !uncertain(&mut tx, id).await?.is_empty() {
+        return Err(AppError::Conflict(
+            "This post may already be published on an account where SmartFlow could not \
+             confirm it: use Publish now to have it checked, or duplicate it."
+                .into(),
+        ));
+    }
     let (base, _) = repo::load_plan(&mut tx, who.workspace_id, id).await?;
-    let plan = plan(state, who.workspace_id, body, Some(&base)).await?;
+    let mut plan = plan(state, who.workspace_id, body, Some(&base)).await?;
+    take_queue_slot(&mut tx, body, &mut plan).await?;
     if base.when == When::Draft && plan.when != When::Draft {
         ensure_allowance(state, who.workspace_id).await?;
     }
@@ -161,7 +170,7 @@ pub async fn update(
 }
 
 /// Moves a not-yet-published target to `at` (or back to draft) and its job with it.
-async fn retime(
+pub(super) async fn retime(
     conn: &mut PgConnection,
     workspace: Uuid,
     target: Uuid,
@@ -232,59 +241,6 @@ pub async fn cancel_post(
     let post = repo::load(&mut tx, who.workspace_id, *id, false).await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(post))
-}
-
-/// Publishes now: drafts, scheduled targets and failed ones (after fixing what made them
-/// fail, e.g. reconnecting the account). The platforms' rules are checked first.
-#[utoipa::path(
-    tag = "social",
-    params(("id" = Uuid, Path)),
-    responses((status = 200, body = PostResponse), (status = 404), (status = 409), (status = 422)),
-    security(("bearer" = []), ("api_key" = []), ("session_cookie" = []))
-)]
-#[post("/api/posts/{id}/publish")]
-pub async fn publish_post_now(
-    state: web::Data<AppState>,
-    who: Authorized<Write>,
-    id: web::Path<Uuid>,
-) -> Result<HttpResponse, AppError> {
-    let mut tx = state.db.begin().await?;
-    let targets = lock(&mut tx, &who, *id).await?;
-    let ready: Vec<Uuid> = targets
-        .iter()
-        .filter(|(_, _, s)| matches!(s.as_str(), "draft" | "scheduled" | "failed"))
-        .map(|(t, _, _)| *t)
-        .collect();
-    if ready.is_empty() {
-        return Err(AppError::Conflict("Nothing of this post is left to publish.".into()));
-    }
-    let (base, _) = repo::load_plan(&mut tx, who.workspace_id, *id).await?;
-    let input = PostInput { publish_now: Some(true), ..PostInput::default() };
-    let plan = plan(&state, who.workspace_id, &input, Some(&base)).await?;
-    if base.when == When::Draft {
-        ensure_allowance(&state, who.workspace_id).await?;
-    }
-    let now = Utc::now();
-    sqlx::query(
-        "update smartflow_social.posts set scheduled_at = $2, updated_at = now() where id = $1",
-    )
-    .bind(*id)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    for t in &ready {
-        retime(&mut tx, who.workspace_id, *t, Some(now)).await?;
-    }
-    repo::refresh_status(&mut tx, *id).await?;
-    record_event(
-        &mut tx,
-        &who.actor(),
-        Event::new("post.publish_now", "post", *id, event_payload(*id, &plan)),
-    )
-    .await?;
-    let post = repo::load(&mut tx, who.workspace_id, *id, false).await?;
-    tx.commit().await?;
-    Ok(HttpResponse::Ok().json(PostResponse { post, warnings: plan.warnings }))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]

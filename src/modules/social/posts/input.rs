@@ -66,6 +66,27 @@ pub enum When {
 pub struct TargetAccount {
     pub id: Uuid,
     pub platform: Platform,
+    pub username: Option<String>,
+    /// When SmartFlow loses access unless the owner reconnects (see `accounts::expiry`).
+    pub access_ends_at: Option<DateTime<Utc>>,
+    /// The account's own text limit (a Mastodon instance's), when known.
+    pub max_characters: Option<usize>,
+}
+
+impl TargetAccount {
+    pub fn new(id: Uuid, platform: Platform) -> Self {
+        TargetAccount { id, platform, username: None, access_ends_at: None, max_characters: None }
+    }
+
+    pub fn of(account: &accounts::Account, platform: Platform) -> Self {
+        TargetAccount {
+            id: account.id,
+            platform,
+            username: account.username.clone(),
+            access_ends_at: accounts::expiry::access_ends_at(account),
+            max_characters: account.max_characters.and_then(|n| usize::try_from(n).ok()),
+        }
+    }
 }
 
 /// A post ready to store.
@@ -88,6 +109,30 @@ impl Plan {
         p.sort();
         p.dedup();
         p
+    }
+}
+
+/// For a `queue: true` post being stored in `conn`'s transaction: takes the queue's first
+/// free slot under the queue's lock (the time `plan` found may have been taken meanwhile).
+pub async fn take_queue_slot(
+    conn: &mut sqlx::PgConnection,
+    input: &PostInput,
+    plan: &mut Plan,
+) -> Result<(), AppError> {
+    let (Some(true), When::At(_), Some(first)) = (input.queue, plan.when, plan.accounts.first())
+    else {
+        return Ok(());
+    };
+    match accounts::slots::take_free(conn, first.id, Utc::now()).await? {
+        Some(at) => {
+            plan.when = When::At(at);
+            Ok(())
+        }
+        None => Err(AppError::validation(
+            "queue",
+            "no_slots",
+            "This account's time slots are all taken; add some, or give `scheduled_at`.",
+        )),
     }
 }
 

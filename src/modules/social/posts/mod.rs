@@ -4,6 +4,7 @@
 
 pub mod edit;
 pub mod input;
+pub mod publish_now;
 pub mod repo;
 pub mod routes;
 pub mod rules;
@@ -75,8 +76,8 @@ pub struct TargetView {
     pub sent_at: Option<DateTime<Utc>>,
     pub confirmed_at: Option<DateTime<Utc>>,
     pub failed_at: Option<DateTime<Utc>>,
-    /// `auth`, `rate_limited`, `validation`, `media`, `duplicate`, `transient`,
-    /// `unknown_outcome` or `config`.
+    /// `auth`, `permission`, `rate_limited`, `validation`, `media`, `duplicate`,
+    /// `transient`, `unknown_outcome` or `config`.
     pub last_error_class: Option<String>,
     /// What to do about the last problem, for people.
     pub hint: Option<String>,
@@ -98,8 +99,11 @@ pub struct Attempt {
     pub attempt: i32,
     /// `publish` or `reconcile` (reading recent posts after an unknown outcome).
     pub kind: String,
-    /// Sent to the platform where it takes one; quote it to support.
+    /// SmartFlow's id of this try (in its logs).
     pub request_id: Uuid,
+    /// The platform's own id of its request (`x-transaction-id`, `x-fb-trace-id`,
+    /// `x-li-uuid`, `x-request-id`) when it sent one; quote it to the platform's support.
+    pub platform_request_id: Option<String>,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
     /// `in_flight`, `confirmed`, `reconciled`, `not_found`, `error` or `unknown`.

@@ -163,7 +163,7 @@ pub async fn load_plan(
     .await?;
     let accounts = targets
         .into_iter()
-        .filter_map(|(id, p)| Some(TargetAccount { id, platform: p.parse::<Platform>().ok()? }))
+        .filter_map(|(id, p)| Some(TargetAccount::new(id, p.parse::<Platform>().ok()?)))
         .collect();
     let plan = Plan {
         content: row.content,
@@ -196,7 +196,7 @@ pub async fn load(
     let mut targets = targets_of(conn, &[id]).await?;
     if attempts {
         let log: Vec<Attempt> = sqlx::query_as(
-            "select target_id, attempt, kind, request_id, started_at, finished_at, outcome, \
+            "select target_id, attempt, kind, request_id, platform_request_id, started_at, finished_at, outcome, \
              error_class, remote_code, http_status, response, hint, message, retry_after_ms \
              from smartflow_social.publish_attempts where target_id = any($1) order by id",
         )

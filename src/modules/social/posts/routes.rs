@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::{
     Post, PostResponse,
-    input::{Plan, PostInput, When, plan},
+    input::{Plan, PostInput, When, plan, take_queue_slot},
     repo,
 };
 use crate::{
@@ -60,11 +60,12 @@ pub async fn create_post(
     who: Authorized<Write>,
     body: web::Json<PostInput>,
 ) -> Result<HttpResponse, AppError> {
-    let plan = plan(&state, who.workspace_id, &body, None).await?;
+    let mut plan = plan(&state, who.workspace_id, &body, None).await?;
     if plan.when != When::Draft {
         ensure_allowance(&state, who.workspace_id).await?;
     }
     let mut tx = state.db.begin().await?;
+    take_queue_slot(&mut tx, &body, &mut plan).await?;
     let id = repo::insert(&mut tx, who.workspace_id, who.user_id, &plan, None).await?;
     let kind = if plan.when == When::Draft { "post.created" } else { "post.scheduled" };
     record_event(&mut tx, &who.actor(), Event::new(kind, "post", id, event_payload(id, &plan)))

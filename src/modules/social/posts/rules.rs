@@ -2,12 +2,17 @@
 //! platform counts it, media count, size, type and aspect ratio, links), so a post is refused
 //! now with the platform and rule named, not at publish time.
 
-use super::{RuleWarning, input::Plan};
+use chrono::{DateTime, Utc};
+
+use super::{
+    RuleWarning,
+    input::{Plan, When},
+};
 use crate::{
     error::{AppError, FieldError},
     modules::social::{
         Social,
-        platforms::{MediaInfo, PostDraft, RuleViolation},
+        platforms::{MediaInfo, Platform, PostDraft, RuleViolation, limits},
     },
     platform::uploads::Upload,
     state::AppState,
@@ -20,10 +25,15 @@ pub struct Checked {
     pub warnings: Vec<RuleWarning>,
 }
 
+/// What the rules know of an upload: type, size, pixels, and a video's length (measured when
+/// it was uploaded). Shared with publishing, so both check the same facts.
 pub fn media_info(upload: &Upload, alt: Option<&str>) -> MediaInfo {
     let mut info = MediaInfo::new(upload.content_type.clone(), upload.size_bytes.max(0) as u64);
     if let (Some(w), Some(h)) = (upload.width, upload.height) {
         info = info.with_dimensions(w.max(0) as u32, h.max(0) as u32);
+    }
+    if let Some(ms) = upload.duration_ms.and_then(|d| u64::try_from(d).ok()) {
+        info = info.with_duration_ms(ms);
     }
     if let Some(alt) = alt.filter(|a| !a.trim().is_empty()) {
         info = info.with_alt_text(alt);
@@ -52,18 +62,25 @@ pub fn check(state: &AppState, plan: &Plan, uploads: &[Upload]) -> Result<Checke
         .zip(&plan.media)
         .map(|(u, r)| media_info(u, r.alt_text.as_deref()))
         .collect();
-    let mut platforms: Vec<_> = plan.accounts.iter().map(|a| a.platform).collect();
-    platforms.sort();
-    platforms.dedup();
+    // One check per platform, or per text limit where accounts have their own (Mastodon
+    // instances say theirs).
+    let mut checks: Vec<(Platform, Option<usize>)> =
+        plan.accounts.iter().map(|a| (a.platform, a.max_characters)).collect();
+    checks.sort();
+    checks.dedup();
     let mut out = Checked { errors: Vec::new(), warnings: Vec::new() };
-    for p in platforms {
+    for (p, own_limit) in checks {
         let variant = plan.variants.get(p.as_str());
         let draft = PostDraft {
             text: variant.cloned().unwrap_or_else(|| plan.content.clone()),
             media: media.clone(),
             first_comment: plan.first_comment.clone(),
         };
-        for v in social.registry.get(p).validate(&draft) {
+        let violations = match (p, own_limit) {
+            (Platform::Mastodon, Some(n)) => limits::mastodon(n).validate(&draft),
+            _ => social.registry.get(p).validate(&draft),
+        };
+        for v in violations {
             let field = field_of(&v, variant.is_some());
             let message = format!("{}: {}", p.name(), v.message);
             if v.is_blocking() {
@@ -81,5 +98,29 @@ pub fn check(state: &AppState, plan: &Plan, uploads: &[Upload]) -> Result<Checke
             });
         }
     }
+    if let When::At(due) = plan.when {
+        expiry_warnings(plan, due, &mut out.warnings);
+    }
     Ok(out)
+}
+
+/// Accounts whose access ends before the post is due (a token that cannot be refreshed):
+/// the post is accepted, but the person hears now that it needs a reconnection first.
+fn expiry_warnings(plan: &Plan, due: DateTime<Utc>, out: &mut Vec<RuleWarning>) {
+    for (i, a) in plan.accounts.iter().enumerate() {
+        let Some(ends) = a.access_ends_at.filter(|ends| *ends < due) else { continue };
+        let who = a.username.as_deref().map(|u| format!(" {u}")).unwrap_or_default();
+        out.push(RuleWarning {
+            platform: a.platform.as_str().into(),
+            rule: "access_expires".into(),
+            field: format!("targets.{i}"),
+            message: format!(
+                "{name}: SmartFlow's access to the account{who} ends on {ends} UTC, before this \
+                 post is due, and {name} does not let SmartFlow renew it: reconnect the account \
+                 before then or the post will not go out.",
+                name = a.platform.name(),
+                ends = ends.format("%Y-%m-%d %H:%M"),
+            ),
+        });
+    }
 }

@@ -21,9 +21,9 @@ pub async fn resolve(
 ) -> Result<Vec<TargetAccount>, AppError> {
     let all = accounts::list(&state.db, workspace, true).await?;
     let mut out: Vec<TargetAccount> = Vec::new();
-    let mut push = |id: Uuid, p: Platform| {
-        if !out.iter().any(|a| a.id == id) {
-            out.push(TargetAccount { id, platform: p });
+    let mut push = |a: &accounts::Account, p: Platform| {
+        if !out.iter().any(|t| t.id == a.id) {
+            out.push(TargetAccount::of(a, p));
         }
     };
     let wanted: Option<Vec<Platform>> = match &input.platforms {
@@ -69,7 +69,7 @@ pub async fn resolve(
                         "This account must be reconnected before posts can go out to it.",
                     ),
                     Some(a) => match a.platform.parse::<Platform>() {
-                        Ok(p) => push(a.id, p),
+                        Ok(p) => push(a, p),
                         Err(e) => return Err(AppError::internal(e)),
                     },
                 }
@@ -100,7 +100,7 @@ pub async fn resolve(
                     );
                 }
                 for a in matching {
-                    push(a.id, *p);
+                    push(a, *p);
                 }
             }
         }

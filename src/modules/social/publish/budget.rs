@@ -34,22 +34,44 @@ pub async fn blocked_until(state: &AppState, account: Uuid) -> Option<DateTime<U
 }
 
 /// `Some(wait)` when this publish must wait: the account is paused, or a budget is spent.
-/// Counts the publish against both budgets otherwise.
+/// Otherwise counts the publish against both budgets. A refused publish counts against
+/// neither: when the second budget refuses, the first one's unit is given back, so a
+/// platform-wide squeeze does not also use up each account's own allowance.
 pub async fn take(state: &AppState, account: Uuid, platform: &str) -> Option<Duration> {
     if let Some(until) = blocked_until(state, account).await {
         return Some((until - Utc::now()).to_std().unwrap_or_default());
     }
     let b = &state.settings.social.budgets;
     let window = Duration::from_secs(b.window_secs);
-    for (key, max) in [
-        (format!("social:budget:account:{account}"), b.account_max_posts),
-        (format!("social:budget:app:{platform}"), b.app_max_posts),
-    ] {
+    let mut taken: Vec<String> = Vec::with_capacity(2);
+    for (key, max) in
+        [(account_key(account), b.account_max_posts), (app_key(platform), b.app_max_posts)]
+    {
         match state.cache.incr(&key, window).await {
-            Ok(c) if c.count > max => return Some(c.resets_in.max(Duration::from_secs(1))),
-            Ok(_) => {}
+            Ok(c) if c.count > max => {
+                taken.push(key);
+                refund(state, &taken).await;
+                return Some(c.resets_in.max(Duration::from_secs(1)));
+            }
+            Ok(_) => taken.push(key),
             Err(e) => tracing::warn!(error = %e, "rate budget unavailable; publishing anyway"),
         }
     }
     None
+}
+
+pub fn account_key(account: Uuid) -> String {
+    format!("social:budget:account:{account}")
+}
+
+pub fn app_key(platform: &str) -> String {
+    format!("social:budget:app:{platform}")
+}
+
+async fn refund(state: &AppState, keys: &[String]) {
+    for key in keys {
+        if let Err(e) = state.cache.decr(key).await {
+            tracing::warn!(error = %e, key, "rate budget refund failed");
+        }
+    }
 }

@@ -9,7 +9,10 @@ use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-pub use super::status::{cancel_for_account, refresh_post};
+pub use super::{
+    ownership::{lock_account, taken_remote_ids},
+    status::{cancel_for_account, refresh_post},
+};
 use crate::{
     modules::social::platforms::PlatformError,
     platform::events::{Actor, Event, record_event},
@@ -136,7 +139,9 @@ pub async fn abandon_in_flight(conn: &mut PgConnection, t: &Target) -> Result<()
     Ok(())
 }
 
-/// Records an attempt before its request goes out; `None` when the claim was lost.
+/// Records an attempt before its request goes out; `None` when the claim was lost. Every
+/// kind counts towards `publishing.max_attempts`: reading the account to reconcile is a try
+/// too, so nothing loops without bound.
 pub async fn start_attempt(
     conn: &mut PgConnection,
     t: &Target,
@@ -148,7 +153,7 @@ pub async fn start_attempt(
         "update smartflow_social.post_targets set \
          state = case when $3 then 'sent' else state end, \
          sent_at = case when $3 then now() else sent_at end, \
-         attempts = attempts + case when $3 then 1 else 0 end, updated_at = now() \
+         attempts = attempts + 1, updated_at = now() \
          where id = $1 and claim_token = $2 returning attempts",
     )
     .bind(t.id)
@@ -183,18 +188,38 @@ fn clip(s: &str) -> String {
     format!("{}…", &s[..end])
 }
 
+/// A try that failed before any request went out (the token endpoint, object storage):
+/// counted like an attempt, so such failures cannot loop without bound. The new count.
+pub async fn count_try(
+    conn: &mut PgConnection,
+    t: &Target,
+    token: Uuid,
+) -> Result<Option<i32>, sqlx::Error> {
+    sqlx::query_scalar(
+        "update smartflow_social.post_targets set attempts = attempts + 1, updated_at = now() \
+         where id = $1 and claim_token = $2 returning attempts",
+    )
+    .bind(t.id)
+    .bind(token)
+    .fetch_optional(conn)
+    .await
+}
+
 /// Closes an attempt: `confirmed`, `reconciled`, `not_found`, `error` or `unknown`.
+/// `request_id` is the platform's own id of the request (an error carries its own).
 pub async fn finish_attempt(
     conn: &mut PgConnection,
     attempt: i64,
     outcome: &str,
     error: Option<&PlatformError>,
+    request_id: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     let info = error.map(|e| e.info());
+    let request_id = info.and_then(|i| i.request_id.as_deref()).or(request_id);
     sqlx::query(
         "update smartflow_social.publish_attempts set finished_at = now(), outcome = $2, \
          error_class = $3, remote_code = $4, http_status = $5, response = $6, hint = $7, \
-         message = $8, retry_after_ms = $9 where id = $1",
+         message = $8, retry_after_ms = $9, platform_request_id = $10 where id = $1",
     )
     .bind(attempt)
     .bind(outcome)
@@ -205,6 +230,7 @@ pub async fn finish_attempt(
     .bind(info.map(|i| i.hint.clone()))
     .bind(error.map(|e| clip(e.message())))
     .bind(error.and_then(PlatformError::retry_after).map(|d| d.as_millis() as i64))
+    .bind(request_id)
     .execute(conn)
     .await?;
     Ok(())

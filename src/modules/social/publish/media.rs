@@ -6,37 +6,48 @@ use uuid::Uuid;
 
 use crate::{
     modules::social::{
-        platforms::{MediaInfo, MediaItem, Platform},
-        posts::MediaRef,
+        platforms::{MediaItem, Platform},
+        posts::{MediaRef, rules::media_info},
     },
     platform::uploads,
     state::AppState,
 };
+
+/// Why an attachment could not be loaded.
+pub enum Missing {
+    /// The upload was deleted since the post was scheduled: only a person can fix that.
+    Deleted(Uuid),
+    /// The database or object storage failed: may work on the next try.
+    Unavailable(anyhow::Error),
+}
 
 pub async fn items(
     state: &AppState,
     workspace: Uuid,
     refs: &[MediaRef],
     platform: Platform,
-) -> anyhow::Result<Vec<MediaItem>> {
+) -> Result<Vec<MediaItem>, Missing> {
     let mut out = Vec::with_capacity(refs.len());
     for r in refs {
-        let upload = uploads::find(state, workspace, r.upload_id)
-            .await
-            .map_err(|e| anyhow::anyhow!("attachment {} is gone: {e}", r.upload_id))?;
-        let mut info = MediaInfo::new(upload.content_type.clone(), upload.size_bytes.max(0) as u64);
-        if let (Some(w), Some(h)) = (upload.width, upload.height) {
-            info = info.with_dimensions(w.max(0) as u32, h.max(0) as u32);
-        }
-        if let Some(alt) = r.alt_text.as_ref().filter(|a| !a.trim().is_empty()) {
-            info = info.with_alt_text(alt.clone());
-        }
+        let upload = match uploads::find(state, workspace, r.upload_id).await {
+            Ok(u) => u,
+            Err(crate::error::AppError::NotFound(_)) => return Err(Missing::Deleted(r.upload_id)),
+            Err(e) => return Err(Missing::Unavailable(anyhow::anyhow!("{e}"))),
+        };
+        // The same description of the file the rules were checked with when scheduling.
+        let info = media_info(&upload, r.alt_text.as_deref());
         let public_url = upload.url.as_deref().and_then(|u| Url::parse(u).ok());
         // Instagram only fetches; everyone else gets the bytes (Facebook prefers the link).
         let bytes = if platform == Platform::Instagram {
             None
         } else {
-            Some(state.storage.get(&upload.storage_key).await.map_err(|e| anyhow::anyhow!("{e}"))?)
+            Some(
+                state
+                    .storage
+                    .get(&upload.storage_key)
+                    .await
+                    .map_err(|e| Missing::Unavailable(anyhow::anyhow!("{e}")))?,
+            )
         };
         out.push(MediaItem { info, bytes, public_url });
     }

@@ -5,6 +5,7 @@ mod attempt;
 pub mod budget;
 pub mod ledger;
 mod media;
+mod ownership;
 pub mod queue;
 pub mod status;
 pub mod sweeper;

@@ -1,7 +1,8 @@
-//! The safety net behind "posts that silently never go out": every minute, any due target
-//! that no worker claimed within `sweeper_grace_secs`, and any in-flight target whose job is
-//! gone, raises an alarm (error log, `social_publish_stuck_total`, an alarm count on the
-//! target, a `post.delayed` event) and is re-queued. Housekeeping of expired OAuth states too.
+//! The safety net behind "posts that silently never go out": every 30 seconds, any due target
+//! that no worker claimed within `sweeper_grace_secs` (30 s, so at most a minute passes), and
+//! any in-flight target whose job is gone, raises an alarm (error log,
+//! `social_publish_stuck_total`, an alarm count on the target, a `post.delayed` event) and is
+//! re-queued. Housekeeping of expired OAuth states too.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};

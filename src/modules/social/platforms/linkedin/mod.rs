@@ -242,9 +242,9 @@ impl PlatformAdapter for LinkedInAdapter {
     }
 
     /// Organizations need `r_organization_social`; members need `r_member_social`, which
-    /// LinkedIn grants only to approved partners. Without it LinkedIn answers 403 (`Auth`, not
-    /// refreshable) although publishing works: treat that as "cannot reconcile", not as a
-    /// broken account.
+    /// LinkedIn grants only to approved partners. Without it LinkedIn answers 403
+    /// (`Permission`) although publishing works: the publisher treats that as "cannot
+    /// reconcile", never as a broken account.
     async fn recent_posts(
         &self,
         ctx: &AccountContext,
@@ -360,6 +360,10 @@ impl PlatformAdapter for LinkedInAdapter {
             display_name: text(&me, "name"),
             url: None,
         })
+    }
+
+    fn remote_url(&self, _ctx: &AccountContext, remote_id: &str) -> Option<String> {
+        Some(self.post_url(remote_id))
     }
 
     fn oauth(&self) -> Option<&dyn OAuthProvider> {

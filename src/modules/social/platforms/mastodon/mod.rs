@@ -175,6 +175,41 @@ impl MastodonAdapter {
         Ok(Published { url: status.url.or(status.uri), remote_id: status.id, first_comment: None })
     }
 
+    /// The instance's own post length (`configuration.statuses.max_characters` of
+    /// `/api/v2/instance`, else `/api/v1/instance`, or `max_toot_chars` on forks that predate
+    /// it); `None` when it does not say, and the configured default applies.
+    pub async fn instance_max_characters(&self, ctx: &AccountContext) -> Option<usize> {
+        for path in ["/api/v2/instance", "/api/v1/instance"] {
+            let request = match self.request(ctx, Method::GET, path) {
+                Ok(r) => r,
+                Err(_) => return None,
+            };
+            match self.call::<Value>(request, Effect::Read, ctx).await {
+                Ok(info) => {
+                    let max = info
+                        .pointer("/configuration/statuses/max_characters")
+                        .or_else(|| info.get("max_toot_chars"))
+                        .and_then(Value::as_u64)
+                        .filter(|n| *n > 0)
+                        .and_then(|n| usize::try_from(n).ok());
+                    if max.is_some() {
+                        return max;
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, path, "instance limits unavailable"),
+            }
+        }
+        None
+    }
+
+    /// The rules for this account: its instance's text limit where it said one.
+    fn rules_for(&self, ctx: &AccountContext) -> PlatformRules {
+        match ctx.max_characters {
+            Some(max) => limits::mastodon(max),
+            None => self.rules.clone(),
+        }
+    }
+
     async fn me(&self, ctx: &AccountContext) -> Result<Value, PlatformError> {
         let request = self.request(ctx, Method::GET, "/api/v1/accounts/verify_credentials")?;
         self.call(request, Effect::Read, ctx).await
@@ -196,7 +231,7 @@ impl PlatformAdapter for MastodonAdapter {
         ctx: &AccountContext,
         post: &PublishRequest,
     ) -> Result<Published, PlatformError> {
-        reject_invalid(&self.rules, post)?;
+        reject_invalid(&self.rules_for(ctx), post)?;
         let mut media_ids = Vec::with_capacity(post.media.len());
         for (i, item) in post.media.iter().enumerate() {
             media_ids.push(self.upload(ctx, item, i).await?);

@@ -155,7 +155,9 @@ pub(crate) fn graph_error(reply: &Reply) -> RemoteError {
         (9, 2207042) => Some(ErrorClass::RateLimited),
         // Meta issues no refresh tokens; an invalid token needs the person to log in again.
         (102 | 190, _) => Some(ErrorClass::Auth { refreshable: false }),
-        (10 | 200..=299, _) => Some(ErrorClass::Auth { refreshable: false }),
+        // A permission the token was not granted (or a Page role it lacks): the token still
+        // works for everything else, so this never flags the account.
+        (10 | 200..=299, _) => Some(ErrorClass::Permission),
         (506, _) => Some(ErrorClass::Duplicate { existing_id: None }),
         // Instagram: the container is not finished yet.
         (9007, _) => Some(ErrorClass::Transient),
@@ -166,7 +168,7 @@ pub(crate) fn graph_error(reply: &Reply) -> RemoteError {
         _ => None,
     };
     let hint = match (&class, code) {
-        (Some(ErrorClass::Auth { .. }), 10 | 200..=299) => Some(
+        (Some(ErrorClass::Permission), _) => Some(
             "SmartFlow lacks a permission for this Page: reconnect it and allow every permission \
              asked for."
                 .to_string(),
@@ -201,14 +203,17 @@ pub(crate) fn insight(data: &[serde_json::Value], name: &str) -> Option<i64> {
         .and_then(serde_json::Value::as_i64)
 }
 
-/// Insights are extras: a metric Meta retired or does not offer for this post type must not
-/// hide the counters that did load.
+/// Insights are extras: a metric Meta retired or does not offer for this post type, or one
+/// the token lacks the permission for (`read_insights`, codes 10 and 200–299), must not hide
+/// the counters that did load.
 pub(crate) fn optional_insights(
     result: Result<GraphList<serde_json::Value>, PlatformError>,
 ) -> Result<Vec<serde_json::Value>, PlatformError> {
     match result {
         Ok(list) => Ok(list.data),
-        Err(PlatformError::Validation { message, .. }) => {
+        Err(
+            PlatformError::Validation { message, .. } | PlatformError::Permission { message, .. },
+        ) => {
             tracing::debug!(%message, "insights unavailable");
             Ok(Vec::new())
         }

@@ -60,8 +60,9 @@ impl PlatformRules {
                 format!("Remove attachments: {name} allows at most {} per post.", self.max_images),
             ));
         }
+        let carousel = media.len() > 1;
         for (i, m) in media.iter().enumerate() {
-            self.validate_item(i, m, out);
+            self.validate_item(i, m, carousel, out);
         }
     }
 
@@ -74,7 +75,7 @@ impl PlatformRules {
         }
     }
 
-    fn validate_item(&self, i: usize, m: &MediaInfo, out: &mut Vec<RuleViolation>) {
+    fn validate_item(&self, i: usize, m: &MediaInfo, carousel: bool, out: &mut Vec<RuleViolation>) {
         let name = self.platform.name();
         let field = format!("media[{i}]");
         let v = |rule, limit: String, actual: String, message: String| RuleViolation {
@@ -151,6 +152,29 @@ impl PlatformRules {
                 ));
             }
         }
+        let video_aspect = if carousel {
+            self.carousel_video_aspect.or(self.video_aspect)
+        } else {
+            self.video_aspect
+        };
+        if kind == MediaKind::Video
+            && let (Some((min, max)), Some(ratio)) = (video_aspect, m.aspect_ratio())
+            && (ratio < min - 0.005 || ratio > max + 0.005)
+        {
+            out.push(v(
+                RuleCode::AspectRatio,
+                format!("{min}..{max}"),
+                format!("{ratio:.3}"),
+                format!(
+                    "Crop the video to an aspect ratio between {} and {}: {name} refuses {}x{}{}.",
+                    ratio_label(min),
+                    ratio_label(max),
+                    m.width.unwrap_or(0),
+                    m.height.unwrap_or(0),
+                    if carousel { " in a carousel" } else { "" }
+                ),
+            ));
+        }
         if kind == MediaKind::Video
             && let (Some((min, max)), Some(d)) = (self.video_duration_ms, m.duration_ms)
         {
@@ -197,6 +221,19 @@ fn human_bytes(n: u64) -> String {
     }
 }
 
+/// `4:5`, `16:9`, `1:3`, `2.4:1`: the way platforms write their ratios.
 fn ratio_label(r: f64) -> String {
-    if (r - 0.8).abs() < 1e-9 { "4:5".into() } else { format!("{r}:1") }
+    let trim = |x: f64| {
+        let s = format!("{x:.2}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    };
+    if (r - 0.8).abs() < 1e-9 {
+        "4:5".into()
+    } else if (r - 16.0 / 9.0).abs() < 1e-9 {
+        "16:9".into()
+    } else if r < 1.0 && r > 0.0 {
+        format!("1:{}", trim(1.0 / r))
+    } else {
+        format!("{}:1", trim(r))
+    }
 }

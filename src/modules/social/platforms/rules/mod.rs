@@ -141,6 +141,10 @@ pub struct PlatformRules {
     pub max_image_pixels: Option<u64>,
     /// Width / height range for images.
     pub image_aspect: Option<(f64, f64)>,
+    /// Width / height range for videos (as displayed), and for videos inside a carousel
+    /// where the platform is stricter there (Instagram).
+    pub video_aspect: Option<(f64, f64)>,
+    pub carousel_video_aspect: Option<(f64, f64)>,
     pub video_duration_ms: Option<(u64, u64)>,
     pub max_hashtags: Option<usize>,
     pub max_mentions: Option<usize>,

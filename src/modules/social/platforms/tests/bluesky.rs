@@ -341,3 +341,56 @@ async fn recent_posts_from_the_repository() {
         Some(format!("https://bsky.app/profile/{DID}/post/3new").as_str())
     );
 }
+
+#[tokio::test]
+async fn post_counters_and_followers_from_the_app_view() {
+    let server = MockServer::start().await;
+    let uri = |rkey: &str| format!("at://{DID}/app.bsky.feed.post/{rkey}");
+    Mock::given(method("GET"))
+        .and(path("/xrpc/app.bsky.feed.getPosts"))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "posts": [
+            { "uri": uri("3kabc"), "cid": "bafyreia", "author": { "did": DID, "handle": "smartflow.bsky.social" },
+              "record": { "$type": "app.bsky.feed.post", "text": "One", "createdAt": "2026-11-25T10:00:00.000Z" },
+              "replyCount": 2, "repostCount": 5, "likeCount": 31, "quoteCount": 1,
+              "indexedAt": "2026-11-25T10:00:01.000Z" },
+            { "uri": uri("3kdef"), "cid": "bafyreib", "author": { "did": DID, "handle": "smartflow.bsky.social" },
+              "record": { "$type": "app.bsky.feed.post", "text": "Two", "createdAt": "2026-11-25T11:00:00.000Z" },
+              "replyCount": 0, "repostCount": 0, "likeCount": 3,
+              "indexedAt": "2026-11-25T11:00:01.000Z" }
+        ] })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/xrpc/app.bsky.actor.getProfile"))
+        .and(query_param("actor", DID))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "did": DID, "handle": "smartflow.bsky.social", "followersCount": 880,
+            "followsCount": 120, "postsCount": 64
+        })))
+        .mount(&server)
+        .await;
+    let bsky = adapter(&server, TIMEOUT);
+    // A post deleted since is simply absent from the answer.
+    let ids = [uri("3kabc"), uri("3kdef"), uri("3kgone")];
+    let metrics = bsky.post_metrics(&account(&server), &ids).await.unwrap();
+    assert_eq!(metrics.len(), 2);
+    assert_eq!(
+        (metrics[0].likes, metrics[0].reposts, metrics[0].replies, metrics[0].impressions),
+        (Some(31), Some(5), Some(2), None)
+    );
+    assert_eq!(metrics[1].remote_id, uri("3kdef"));
+    let request = &received(&server, "GET", "/xrpc/app.bsky.feed.getPosts").await[0];
+    let asked: Vec<String> = request
+        .url
+        .query_pairs()
+        .filter(|(k, _)| k == "uris")
+        .map(|(_, v)| v.into_owned())
+        .collect();
+    assert_eq!(asked, ids, "one `uris` parameter per post");
+    let account = bsky.account_metrics(&account(&server)).await.unwrap();
+    assert_eq!(
+        (account.followers, account.following, account.posts),
+        (Some(880), Some(120), Some(64))
+    );
+}

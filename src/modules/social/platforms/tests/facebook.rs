@@ -161,6 +161,17 @@ async fn graph_errors_are_classified_by_code() {
     .await;
     assert!(matches!(err, PlatformError::RateLimited { retry_after: None, .. }), "{err:?}");
 
+    // A permission the Page token lacks is not a broken token: never flags the account.
+    let err = feed_error(ResponseTemplate::new(403).set_body_json(graph(
+        200,
+        None,
+        "(#200) The user hasn't authorized the application to perform this action",
+    )))
+    .await;
+    assert!(matches!(err, PlatformError::Permission { .. }), "{err:?}");
+    assert_eq!(err.code(), "permission");
+    assert!(err.hint().contains("allow every permission"));
+
     let err =
         feed_error(ResponseTemplate::new(400).set_body_json(graph(100, None, "Invalid parameter")))
             .await;

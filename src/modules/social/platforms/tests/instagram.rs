@@ -247,3 +247,113 @@ async fn rules_aspect_ratio_format_and_required_media() {
     assert_eq!(many[0].rule, RuleCode::TooManyHashtags);
     assert_eq!((many[0].limit.as_str(), many[0].actual.as_str()), ("30", "31"));
 }
+
+fn graph_error(code: i64, message: &str) -> serde_json::Value {
+    json!({ "error": { "message": message, "type": "OAuthException", "code": code,
+                       "fbtrace_id": "AbCdEf123" } })
+}
+
+#[tokio::test]
+async fn metrics_and_followers_even_when_insights_are_not_permitted() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v24.0/"))
+        .and(query_param("fields", "like_count,comments_count"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "m1": { "id": "m1", "like_count": 120, "comments_count": 9 },
+            "m2": { "id": "m2", "like_count": 4, "comments_count": 0 }
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v24.0/m1/insights"))
+        .and(query_param("metric", "views,shares"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "data": [
+            { "name": "views", "period": "lifetime", "values": [{ "value": 2500 }] },
+            { "name": "shares", "period": "lifetime", "values": [{ "value": 14 }] }
+        ] })))
+        .mount(&server)
+        .await;
+    // The token lacks `instagram_manage_insights` for this one: the counters still load.
+    Mock::given(method("GET"))
+        .and(path("/v24.0/m2/insights"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(graph_error(
+            10,
+            "(#10) Application does not have permission for this action",
+        )))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v24.0/{IG}").as_str()))
+        .and(query_param("fields", "followers_count,follows_count,media_count"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "followers_count": 5321, "follows_count": 80, "media_count": 212, "id": IG
+        })))
+        .mount(&server)
+        .await;
+    let ig = adapter(&server);
+    let metrics = ig.post_metrics(&ctx(IG), &["m1".into(), "m2".into()]).await.unwrap();
+    assert_eq!(metrics.len(), 2);
+    let m1 = &metrics[0];
+    assert_eq!(
+        (m1.impressions, m1.likes, m1.reposts, m1.replies, m1.clicks),
+        (Some(2500), Some(120), Some(14), Some(9), None)
+    );
+    let m2 = &metrics[1];
+    assert_eq!((m2.impressions, m2.likes, m2.replies), (None, Some(4), Some(0)));
+    let account = ig.account_metrics(&ctx(IG)).await.unwrap();
+    assert_eq!(
+        (account.followers, account.following, account.posts),
+        (Some(5321), Some(80), Some(212))
+    );
+}
+
+#[tokio::test]
+async fn rate_limit_headers_say_how_long_to_wait() {
+    let server = MockServer::start().await;
+    // Instagram's business use case limit: the header names the wait in minutes.
+    Mock::given(method("POST"))
+        .and(path(format!("/v24.0/{IG}/media").as_str()))
+        .respond_with(
+            ResponseTemplate::new(400)
+                .insert_header(
+                    "x-business-use-case-usage",
+                    format!(
+                        r#"{{"{IG}":[{{"type":"instagram","call_count":100,"total_cputime":12,"total_time":20,"estimated_time_to_regain_access":7}}]}}"#
+                    )
+                    .as_str(),
+                )
+                .insert_header("x-fb-trace-id", "IgTrace42")
+                .set_body_json(graph_error(80002, "There have been too many calls to this Instagram account.")),
+        )
+        .mount(&server)
+        .await;
+    let mut post = PublishRequest::new("Hello", "k");
+    post.media.push(photo(1));
+    let err = adapter(&server).publish(&ctx(IG), &post).await.unwrap_err();
+    assert!(matches!(err, PlatformError::RateLimited { .. }), "{err:?}");
+    assert_eq!(err.retry_after(), Some(std::time::Duration::from_secs(7 * 60)));
+    assert_eq!(err.info().request_id.as_deref(), Some("IgTrace42"));
+
+    // The 24-hour content publishing limit (code 9, subcode 2207042).
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(format!("/v24.0/{IG}/media").as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "id": "c9" })))
+        .mount(&server)
+        .await;
+    mount_status(&server, "c9", &[("FINISHED", 0)]).await;
+    Mock::given(method("POST"))
+        .and(path(format!("/v24.0/{IG}/media_publish").as_str()))
+        .respond_with(ResponseTemplate::new(400).insert_header("retry-after", "3600").set_body_json(json!({
+            "error": { "message": "Application request limit reached", "type": "OAuthException",
+                       "code": 9, "error_subcode": 2207042,
+                       "error_user_msg": "You've reached the maximum number of posts for 24 hours." }
+        })))
+        .mount(&server)
+        .await;
+    let err = adapter(&server).publish(&ctx(IG), &post).await.unwrap_err();
+    assert!(matches!(err, PlatformError::RateLimited { .. }), "{err:?}");
+    assert_eq!(err.retry_after(), Some(std::time::Duration::from_secs(3600)));
+    assert!(err.message().contains("maximum number of posts"));
+}

@@ -123,3 +123,26 @@ fn violations_serialize_with_stable_codes() {
     assert_eq!(value["severity"], "error");
     assert_eq!(RuleCode::AspectRatio.as_str(), "aspect_ratio");
 }
+
+#[test]
+fn measured_videos_meet_duration_and_aspect_rules() {
+    let video = |w, h, secs: u64| {
+        MediaInfo::new("video/mp4", 10).with_dimensions(w, h).with_duration_ms(secs * 1_000)
+    };
+    let x = limits::x();
+    assert!(x.validate(&with_media("hi", vec![video(1280, 720, 30)])).is_empty());
+    let panorama = x.validate(&with_media("hi", vec![video(4000, 1000, 30)]));
+    assert_eq!(panorama[0].rule, RuleCode::AspectRatio);
+    assert!(panorama[0].message.contains("between 1:3 and 3:1"), "{}", panorama[0].message);
+
+    let ig = limits::instagram();
+    // A portrait reel is fine alone; in a carousel Instagram wants 4:5 to 16:9.
+    assert!(ig.validate(&with_media("hi", vec![video(1080, 1920, 30)])).is_empty());
+    let image = MediaInfo::new("image/jpeg", 10).with_dimensions(1080, 1080);
+    let carousel = ig.validate(&with_media("hi", vec![image, video(1080, 1920, 30)]));
+    assert_eq!(carousel.len(), 1, "{carousel:?}");
+    assert_eq!((carousel[0].rule, carousel[0].field.as_str()), (RuleCode::AspectRatio, "media[1]"));
+    assert!(carousel[0].message.contains("in a carousel"));
+    let short = ig.validate(&with_media("hi", vec![video(1080, 1920, 2)]));
+    assert_eq!(short[0].rule, RuleCode::VideoTooShort);
+}

@@ -20,7 +20,10 @@ use crate::{
     modules::social::{
         Social,
         accounts::tokens::{self, Credentials, Refresh},
-        platforms::{CommentOutcome, Platform, PlatformAdapter, PlatformError, PublishRequest},
+        platforms::{
+            CommentOutcome, Platform, PlatformAdapter, PlatformError, PublishRequest,
+            with_request_id,
+        },
     },
     platform::jobs::{JobContext, JobError, JobResult, Outcome},
     state::AppState,
@@ -149,6 +152,9 @@ impl Run<'_> {
                 Step::Stop(r) => return r,
             }
         }
+        if let Some(r) = self.out_of_attempts().await? {
+            return r;
+        }
         self.publish(creds, &body).await
     }
 
@@ -189,7 +195,15 @@ impl Run<'_> {
             // Nothing to refresh with: try as is; a 401 then flags the account.
             Refresh::NotRefreshable(c) => Step::Go(c),
             Refresh::NeedsReauth(e) => Step::Stop(self.fail("auth", e.hint()).await),
-            Refresh::Temporary(e) => Step::Stop(self.retry(&e).await),
+            Refresh::Temporary(e) => {
+                let give_up = format!(
+                    "SmartFlow could not renew its access to your {} account: the login service \
+                     kept failing ({}). Reconnect the account, then use Publish now on this post.",
+                    self.platform.name(),
+                    e.message()
+                );
+                Step::Stop(self.retry_before_sending(&e, &give_up).await)
+            }
         })
     }
 
@@ -200,9 +214,19 @@ impl Run<'_> {
                     .await
                 {
                     Ok(m) => m,
-                    Err(e) => {
+                    Err(media::Missing::Deleted(id)) => {
+                        let hint = format!(
+                            "An attachment of this post was deleted (upload {id}): attach the \
+                             file again, then use Publish now."
+                        );
+                        return self.fail("media", &hint).await;
+                    }
+                    Err(media::Missing::Unavailable(e)) => {
                         let err = PlatformError::transient(self.platform, format!("{e:#}"));
-                        return self.retry(&err).await;
+                        let give_up = "SmartFlow could not read this post's attachments from its \
+                                       file storage: ask your administrator to check it, then \
+                                       use Publish now.";
+                        return self.retry_before_sending(&err, give_up).await;
                     }
                 };
             let request = PublishRequest {
@@ -222,11 +246,19 @@ impl Run<'_> {
             drop(conn);
             tracing::info!(target = %self.t.id, platform = %self.platform, attempt = attempt.number,
                 request_id = %attempt.request_id, "publishing");
-            let result = self.adapter.publish(&creds.context(), &request).await;
+            let (result, request_id) =
+                with_request_id(self.adapter.publish(&creds.context(), &request)).await;
             let mut tx = self.state.db.begin().await?;
             let e = match result {
                 Ok(published) => {
-                    ledger::finish_attempt(&mut tx, attempt.id, "confirmed", None).await?;
+                    ledger::finish_attempt(
+                        &mut tx,
+                        attempt.id,
+                        "confirmed",
+                        None,
+                        request_id.as_deref(),
+                    )
+                    .await?;
                     let comment = published.first_comment.map(|c| match c {
                         CommentOutcome::Posted { remote_id, .. } => CommentResult {
                             state: "posted",
@@ -255,7 +287,7 @@ impl Run<'_> {
                 Err(e) => e,
             };
             let outcome = if e.needs_reconciliation() { "unknown" } else { "error" };
-            ledger::finish_attempt(&mut tx, attempt.id, outcome, Some(&e)).await?;
+            ledger::finish_attempt(&mut tx, attempt.id, outcome, Some(&e), None).await?;
             match &e {
                 PlatformError::Auth { refreshable: true, .. } if !self.refreshed => {
                     ledger::unsend(&mut tx, &self.t, self.token).await?;
@@ -294,6 +326,30 @@ impl Run<'_> {
                     );
                     return Err(JobError::retry_after(anyhow::anyhow!("{e}"), wait));
                 }
+                PlatformError::Duplicate { existing_id: Some(existing), .. } => {
+                    // The platform names the post with this text: ours, unless it is already
+                    // another target's (the same text scheduled twice).
+                    ledger::lock_account(&mut tx, self.t.account_id).await?;
+                    let since = attempt.at - chrono::Duration::days(30);
+                    let taken = ledger::taken_remote_ids(&mut tx, &self.t, since).await?;
+                    if taken.contains(existing) {
+                        tx.commit().await?;
+                        // Nothing was created: the platform refused the text as it is.
+                        let hint = format!(
+                            "{} refuses the same text twice and this text is already another \
+                             post of this account: change the text, then schedule it again.",
+                            self.platform.name()
+                        );
+                        return self.fail("validation", &hint).await;
+                    }
+                    let url = self.adapter.remote_url(&creds.context(), existing);
+                    ledger::confirm(&mut tx, &self.t, self.token, existing, url.as_deref(), None)
+                        .await?;
+                    tx.commit().await?;
+                    tracing::info!(target = %self.t.id, remote = %existing,
+                        "the platform named the existing post; confirmed as this target");
+                    return Ok(Outcome::Done);
+                }
                 PlatformError::Duplicate { .. } => {
                     ledger::unconfirmed(&mut tx, &self.t, self.token, e.code(), e.hint()).await?;
                     tx.commit().await?;
@@ -302,6 +358,12 @@ impl Run<'_> {
                         // The platform says it exists, we cannot find it: a person must look.
                         Step::Go(()) => self.fail("duplicate", e.hint()).await,
                     };
+                }
+                PlatformError::Permission { .. } => {
+                    // The account works; this post needs a permission it was not given.
+                    tokens::record_error(&mut tx, self.t.account_id, &e).await?;
+                    tx.commit().await?;
+                    return self.fail(e.code(), e.hint()).await;
                 }
                 PlatformError::Validation { .. }
                 | PlatformError::Media { .. }

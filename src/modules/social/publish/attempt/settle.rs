@@ -50,11 +50,60 @@ impl Run<'_> {
             let hint = format!("{} SmartFlow gave up after {attempts} attempts.", e.hint());
             return self.fail(e.code(), &hint).await;
         }
+        self.retry_later(e).await
+    }
+
+    /// A failure before any request to the platform went out (the token endpoint, object
+    /// storage). It counts as a try, so it cannot loop until the job's own limit (and the
+    /// sweeper's re-queue) keep it going for ever; `give_up` is the final hint.
+    pub(super) async fn retry_before_sending(&self, e: &PlatformError, give_up: &str) -> JobResult {
+        let cfg = &self.state.settings.social.publishing;
+        let mut conn = self.state.db.acquire().await?;
+        let Some(attempts) = ledger::count_try(&mut conn, &self.t, self.token).await? else {
+            return Ok(Outcome::Done); // the claim was lost: another run owns the target
+        };
+        drop(conn);
+        if attempts >= cfg.max_attempts {
+            let hint = format!("{give_up} (SmartFlow gave up after {attempts} attempts.)");
+            return self.fail(e.code(), &hint).await;
+        }
+        self.retry_later(e).await
+    }
+
+    async fn retry_later(&self, e: &PlatformError) -> JobResult {
         let delay = self.backoff(e.retry_after());
         let next = Utc::now() + chrono::Duration::from_std(delay)?;
         let mut tx = self.state.db.begin().await?;
         ledger::retry_at(&mut tx, &self.t, self.token, next, e.code(), e.hint()).await?;
         tx.commit().await?;
         Err(JobError::retry_after(anyhow::anyhow!("{e}"), delay))
+    }
+
+    /// Every try counts (publishing, reconciling, failures before sending): a platform that
+    /// never answers in time ends here instead of alternating between the two for ever.
+    pub(super) async fn out_of_attempts(&self) -> anyhow::Result<Option<JobResult>> {
+        let max = self.state.settings.social.publishing.max_attempts;
+        let (tries, class, hint): (i32, Option<String>, Option<String>) = sqlx::query_as(
+            "select attempts, last_error_class, last_hint from smartflow_social.post_targets \
+             where id = $1",
+        )
+        .bind(self.t.id)
+        .fetch_one(&self.state.db)
+        .await?;
+        if tries < max {
+            return Ok(None);
+        }
+        let name = self.platform.name();
+        let class = class.unwrap_or_else(|| "transient".into());
+        let reason = match class.as_str() {
+            // Reconciliation just found nothing: the post is not there.
+            "unknown_outcome" => format!(
+                "{name} never answered in time and the post is not on the account; try Publish \
+                 now later."
+            ),
+            _ => hint.unwrap_or_else(|| format!("{name} did not accept the post.")),
+        };
+        let hint = format!("{reason} SmartFlow gave up after {tries} attempts.");
+        Ok(Some(self.fail(&class, &hint).await))
     }
 }
