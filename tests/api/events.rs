@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use smartflow::platform::{
     events::{EventSubscriber, StoredEvent},
-    webhooks::signature,
+    webhooks::{self, signature},
 };
 use tokio::sync::mpsc;
 use wiremock::{Mock, MockServer, ResponseTemplate, matchers};
@@ -99,6 +99,81 @@ async fn events_are_delivered_as_signed_webhooks() {
         .unwrap();
     assert_eq!(log[0]["succeeded"], true);
     assert_eq!(log[0]["status_code"], 200);
+}
+
+#[tokio::test]
+async fn dispatching_an_event_twice_delivers_once_per_endpoint() {
+    let app = app().await;
+    let admin = app.signup("twice@example.com").await;
+    let receiver = MockServer::start().await;
+    Mock::given(matchers::method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let mut endpoints = Vec::new();
+    for path in ["/a", "/b"] {
+        let created = endpoint(
+            &app,
+            &admin.token,
+            &format!("{}{path}", receiver.uri()),
+            json!(["api_key.created"]),
+        )
+        .await;
+        endpoints.push(created["id"].as_str().unwrap().parse::<uuid::Uuid>().unwrap());
+    }
+    app.post_as("/api/api-keys", &admin.token, &json!({ "name": "k" })).await;
+    let event_id: i64 = sqlx::query_scalar(
+        "select id from smartflow_shared.events where event_type = 'api_key.created'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    app.run_jobs().await;
+    assert_eq!(receiver.received_requests().await.unwrap().len(), 2);
+
+    // The dispatch ran and committed, but its completion was lost: it runs again.
+    sqlx::query(
+        "update smartflow_shared.jobs set state = 'available', run_at = now(), finished_at = null \
+         where kind = 'events.dispatch' and (args->>'event_id')::int8 = $1",
+    )
+    .bind(event_id)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    app.run_jobs().await;
+
+    let deliveries: Vec<(String,)> = sqlx::query_as(
+        "select args->>'delivery_id' from smartflow_shared.jobs where kind = 'webhooks.deliver'",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(deliveries.len(), 2, "one delivery job per endpoint");
+    let received = receiver.received_requests().await.unwrap();
+    assert_eq!(received.len(), 2, "nothing was delivered twice");
+    let mut expected: Vec<String> =
+        endpoints.iter().map(|&e| webhooks::delivery_id(event_id, e).to_string()).collect();
+    expected.sort();
+    let mut sent: Vec<String> = received
+        .iter()
+        .map(|r| r.headers.get("smartflow-delivery").unwrap().to_str().unwrap().to_string())
+        .collect();
+    sent.sort();
+    let mut queued: Vec<String> = deliveries.into_iter().map(|d| d.0).collect();
+    queued.sort();
+    assert_eq!(sent, expected, "delivery ids derive from the event and the endpoint");
+    assert_eq!(queued, expected);
+
+    // A delivery still pending for the same event and endpoint is not enqueued again.
+    let event = smartflow::platform::events::load(&app.db, event_id).await.unwrap().unwrap();
+    let mut conn = app.db.acquire().await.unwrap();
+    sqlx::query("delete from smartflow_shared.jobs where kind = 'webhooks.deliver'")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let settings = &app.settings.webhooks;
+    assert_eq!(webhooks::enqueue_deliveries(&mut conn, settings, &event).await.unwrap(), 2);
+    assert_eq!(webhooks::enqueue_deliveries(&mut conn, settings, &event).await.unwrap(), 0);
 }
 
 #[tokio::test]

@@ -11,13 +11,17 @@ use async_trait::async_trait;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::platform::{
-    events::{Actor, Event, StoredEvent, record_event},
-    jobs::{self, Job, JobContext, JobError, JobResult, NewJob, Outcome},
-    ssrf,
+use crate::{
+    config::WebhookSettings,
+    platform::{
+        events::{Actor, Event, StoredEvent, record_event},
+        jobs::{self, Job, JobContext, JobError, JobResult, NewJob, Outcome},
+        ssrf,
+    },
 };
 
 pub const SIGNATURE_HEADER: &str = "SmartFlow-Signature";
@@ -30,8 +34,11 @@ pub fn secret_context(endpoint: Uuid) -> String {
 }
 
 /// Enqueues one delivery per enabled endpoint of the event's workspace that wants this type.
+/// Safe to repeat: a delivery still pending for the same event and endpoint is not enqueued
+/// twice, and every attempt carries the same delivery id.
 pub async fn enqueue_deliveries(
     conn: &mut PgConnection,
+    settings: &WebhookSettings,
     event: &StoredEvent,
 ) -> Result<u64, sqlx::Error> {
     let Some(workspace) = event.workspace_id else { return Ok(0) };
@@ -43,19 +50,37 @@ pub async fn enqueue_deliveries(
     .bind(&event.kind)
     .fetch_all(&mut *conn)
     .await?;
-    let jobs: Vec<NewJob> = endpoints
+    let jobs = endpoints
         .iter()
-        .filter_map(|&endpoint_id| {
-            NewJob::of(&DeliverWebhook {
-                endpoint_id,
-                event_id: event.id,
-                delivery_id: Uuid::new_v4(),
-            })
-            .ok()
-            .map(|j| j.workspace(workspace))
-        })
-        .collect();
+        .map(|&endpoint_id| delivery_job(settings, endpoint_id, event.id, workspace))
+        .collect::<Result<Vec<NewJob>, _>>()
+        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     jobs::insert_many(conn, &jobs).await
+}
+
+/// The delivery of one event to one endpoint, as a job.
+pub fn delivery_job(
+    settings: &WebhookSettings,
+    endpoint_id: Uuid,
+    event_id: i64,
+    workspace: Uuid,
+) -> Result<NewJob, serde_json::Error> {
+    let job =
+        DeliverWebhook { endpoint_id, event_id, delivery_id: delivery_id(event_id, endpoint_id) };
+    Ok(NewJob::of(&job)?.max_attempts(settings.max_attempts).workspace(workspace))
+}
+
+/// The `SmartFlow-Delivery` id of one event to one endpoint: derived from both, so a repeated
+/// dispatch yields the same id and receivers can deduplicate on it.
+pub fn delivery_id(event_id: i64, endpoint_id: Uuid) -> Uuid {
+    let digest = Sha256::new()
+        .chain_update(b"smartflow-webhook-delivery\0")
+        .chain_update(event_id.to_be_bytes())
+        .chain_update(endpoint_id.as_bytes())
+        .finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
 }
 
 /// The JSON body receivers get.
@@ -91,6 +116,10 @@ impl Job for DeliverWebhook {
     const KIND: &'static str = "webhooks.deliver";
     const QUEUE: &'static str = "webhooks";
     const MAX_ATTEMPTS: i32 = 8;
+
+    fn unique_key(&self) -> Option<String> {
+        Some(format!("webhook:{}:{}", self.event_id, self.endpoint_id))
+    }
 
     fn timeout() -> Duration {
         Duration::from_secs(60)
