@@ -1,7 +1,7 @@
 //! Keeping the queue healthy: rescue jobs whose worker died, prune finished jobs, and export
 //! queue metrics. Safe to run in every instance at once (each statement is idempotent).
 
-use std::time::Duration;
+use std::{collections::BTreeSet, time::Duration};
 
 use sqlx::PgPool;
 
@@ -113,6 +113,7 @@ pub(super) async fn run(state: AppState) {
     let settings = state.settings.jobs.clone();
     let rescue_after = Duration::from_secs(settings.rescue_after_secs.max(1));
     let rescue_every = (rescue_after / 2).max(Duration::from_millis(500));
+    let mut stats = QueueStats::new(settings.queues.keys().cloned());
     let mut last_stats = std::time::Instant::now() - Duration::from_secs(60);
     loop {
         if let Err(e) = rescue(&state.db, rescue_after).await {
@@ -120,7 +121,7 @@ pub(super) async fn run(state: AppState) {
         }
         if last_stats.elapsed() >= Duration::from_secs(15) {
             last_stats = std::time::Instant::now();
-            if let Err(e) = export_stats(&state.db).await {
+            if let Err(e) = stats.export(&state.db).await {
                 tracing::warn!(error = %e, "reading queue statistics failed");
             }
         }
@@ -128,27 +129,45 @@ pub(super) async fn run(state: AppState) {
     }
 }
 
-/// `jobs{queue,state}` and `job_queue_lag_seconds{queue}` (now − run_at of the oldest due job).
-pub async fn export_stats(db: &PgPool) -> Result<(), sqlx::Error> {
-    let counts: Vec<(String, String, i64)> = sqlx::query_as(
-        "select queue, state, count(*) from smartflow_shared.jobs \
-         where state in ('scheduled', 'available', 'running', 'dead') group by 1, 2",
-    )
-    .persistent(false)
-    .fetch_all(db)
-    .await?;
-    for state in ["scheduled", "available", "running", "dead"] {
-        let queues: std::collections::BTreeSet<&str> =
-            counts.iter().map(|c| c.0.as_str()).collect();
-        for q in queues {
-            let n = counts.iter().find(|c| c.0 == q && c.1 == state).map_or(0, |c| c.2);
-            metrics::gauge!("jobs", "queue" => q.to_string(), "state" => state).set(n as f64);
+/// States exported as `jobs{queue,state}`.
+const GAUGED_STATES: [&str; 4] = ["scheduled", "available", "running", "dead"];
+
+/// Exports `jobs{queue,state}` and `job_queue_lag_seconds{queue}` (now − run_at of the oldest
+/// due job). Every queue it has ever reported is reported again each time, at 0 when it has no
+/// such jobs, so a drained queue does not keep its last lag forever.
+#[derive(Debug, Default)]
+pub struct QueueStats {
+    queues: BTreeSet<String>,
+}
+
+impl QueueStats {
+    /// Starts with the queues this process serves, so they are reported even while empty.
+    pub fn new(configured: impl IntoIterator<Item = String>) -> Self {
+        QueueStats { queues: configured.into_iter().collect() }
+    }
+
+    pub async fn export(&mut self, db: &PgPool) -> Result<(), sqlx::Error> {
+        let counts: Vec<(String, String, i64)> = sqlx::query_as(
+            "select queue, state, count(*) from smartflow_shared.jobs \
+             where state = any($1) group by 1, 2",
+        )
+        .persistent(false)
+        .bind(&GAUGED_STATES[..])
+        .fetch_all(db)
+        .await?;
+        let lags = queue_lag(db).await?;
+        self.queues.extend(counts.iter().map(|c| c.0.clone()));
+        self.queues.extend(lags.iter().map(|l| l.0.clone()));
+        for q in &self.queues {
+            for state in GAUGED_STATES {
+                let n = counts.iter().find(|c| &c.0 == q && c.1 == state).map_or(0, |c| c.2);
+                metrics::gauge!("jobs", "queue" => q.clone(), "state" => state).set(n as f64);
+            }
+            let lag = lags.iter().find(|l| &l.0 == q).map_or(0.0, |l| l.1);
+            metrics::gauge!("job_queue_lag_seconds", "queue" => q.clone()).set(lag);
         }
+        Ok(())
     }
-    for (queue, lag) in queue_lag(db).await? {
-        metrics::gauge!("job_queue_lag_seconds", "queue" => queue).set(lag);
-    }
-    Ok(())
 }
 
 /// Seconds each queue's oldest due job has waited.
