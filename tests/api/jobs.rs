@@ -11,6 +11,7 @@ use std::{
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use smartflow::platform::jobs::{
     self, Job, JobContext, JobError, JobRegistry, JobResult, NewJob, Outcome, Runner, cron,
 };
@@ -509,4 +510,69 @@ async fn health_reports_the_runner_and_cron() {
 
 async fn app_without_workers() -> TestApp {
     app().await
+}
+
+/// The value of the exported series `name` whose labels include every one of `labels`.
+fn gauge(name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let text = smartflow::telemetry::metrics_handle().render();
+    text.lines().filter(|l| l.starts_with(&format!("{name}{{"))).find_map(|line| {
+        let (series, value) = line.rsplit_once(' ')?;
+        labels
+            .iter()
+            .all(|(k, v)| series.contains(&format!("{k}=\"{v}\"")))
+            .then(|| value.parse().ok())?
+    })
+}
+
+#[tokio::test]
+async fn queue_gauges_return_to_zero_when_a_queue_drains() {
+    let app = app().await;
+    // Metrics are process-wide: a queue of this test's own keeps other tests out of the way.
+    let queue = format!("gauges-{}", uuid::Uuid::new_v4().simple());
+    let mut job = NewJob::of(&Record { test: test_id() })
+        .unwrap()
+        .run_at(Utc::now() - chrono::Duration::seconds(30));
+    job.queue = queue.clone();
+    let mut conn = app.db.acquire().await.unwrap();
+    let id = jobs::insert(&mut conn, job).await.unwrap().unwrap();
+
+    let mut stats = jobs::QueueStats::default();
+    stats.export(&app.db).await.unwrap();
+    let lag = gauge("job_queue_lag_seconds", &[("queue", &queue)]).unwrap();
+    assert!(lag >= 29.0, "lag {lag}");
+    assert_eq!(gauge("jobs", &[("queue", &queue), ("state", "available")]), Some(1.0));
+
+    // The queue drains (here: the job is gone altogether).
+    sqlx::query("delete from smartflow_shared.jobs where id = $1")
+        .bind(id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    stats.export(&app.db).await.unwrap();
+    assert_eq!(gauge("job_queue_lag_seconds", &[("queue", &queue)]), Some(0.0));
+    assert_eq!(gauge("jobs", &[("queue", &queue), ("state", "available")]), Some(0.0));
+}
+
+#[tokio::test]
+async fn retrying_a_job_whose_key_is_taken_answers_409() {
+    let app = app().await;
+    let staff = app.signup("ops@example.com").await;
+    app.make_staff(&staff).await;
+    let mut conn = app.db.acquire().await.unwrap();
+    let job = || NewJob::of(&Record { test: test_id() }).unwrap().unique_key("report:7");
+    let dead = jobs::insert(&mut conn, job()).await.unwrap().unwrap();
+    sqlx::query(
+        "update smartflow_shared.jobs set state = 'dead', finished_at = now() where id = $1",
+    )
+    .bind(dead)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let active = jobs::insert(&mut conn, job()).await.unwrap().unwrap();
+
+    let res = app.post_as(&format!("/api/jobs/{dead}/retry"), &staff.token, &json!({})).await;
+    let body = crate::helpers::assert_problem(res, 409).await;
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.contains("report:7") && detail.contains(&format!("job {active}")), "{detail}");
+    assert_eq!(job_state(&app, dead).await.0, "dead", "nothing changed");
 }
