@@ -362,6 +362,7 @@ pub struct WebhookSettings {
     /// Only `https://` endpoints (recommended in production).
     pub require_https: bool,
     pub timeout_ms: u64,
+    /// Attempts per delivery, on the schedule in `webhooks::RETRY_SCHEDULE`.
     pub max_attempts: i32,
     /// An endpoint is disabled after this many failed attempts in a row.
     pub disable_after_failures: i32,
@@ -604,7 +605,7 @@ impl Default for Settings {
                 allow_private_targets: false,
                 require_https: false,
                 timeout_ms: 10_000,
-                max_attempts: 8,
+                max_attempts: 10,
                 disable_after_failures: 20,
                 signature_tolerance_secs: 300,
             },
@@ -957,6 +958,9 @@ impl Settings {
                 "jobs.rescue_after_secs",
                 "must be at least two heartbeats (jobs.heartbeat_interval_ms) long",
             ));
+        }
+        if self.webhooks.max_attempts < 1 {
+            return Err(ConfigError::invalid("webhooks.max_attempts", "must be at least 1"));
         }
         for e in &self.cron.entries {
             if e.enabled && !e.schedule.trim().is_empty() {

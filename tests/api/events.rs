@@ -242,6 +242,51 @@ async fn failing_endpoints_are_retried_then_disabled() {
 }
 
 #[tokio::test]
+async fn deliveries_take_webhooks_max_attempts_and_their_own_schedule() {
+    let app = spawn_app_with(CacheKind::Memory, |s| {
+        s.process.workers = false;
+        s.process.cron = false;
+        s.webhooks.allow_private_targets = true;
+        s.webhooks.max_attempts = 2;
+        s.webhooks.disable_after_failures = 50;
+    })
+    .await;
+    let admin = app.signup("attempts@example.com").await;
+    let receiver = MockServer::start().await;
+    Mock::given(matchers::method("POST"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&receiver)
+        .await;
+    endpoint(&app, &admin.token, &receiver.uri(), json!(["api_key.created"])).await;
+    app.post_as("/api/api-keys", &admin.token, &json!({ "name": "k" })).await;
+    app.run_jobs().await;
+
+    let (state, attempt, max_attempts, later): (String, i32, i32, bool) = sqlx::query_as(
+        "select state, attempt, max_attempts, run_at > now() + interval '5 seconds' \
+         from smartflow_shared.jobs where kind = 'webhooks.deliver'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!((state.as_str(), attempt, max_attempts), ("scheduled", 1, 2));
+    assert!(later, "the webhook schedule waits ~10 s, not the default ~2 s");
+
+    sqlx::query("update smartflow_shared.jobs set run_at = now() where kind = 'webhooks.deliver'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    app.run_jobs().await;
+    let (state, attempt): (String, i32) = sqlx::query_as(
+        "select state, attempt from smartflow_shared.jobs where kind = 'webhooks.deliver'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!((state.as_str(), attempt), ("dead", 2), "gives up after webhooks.max_attempts");
+    assert_eq!(receiver.received_requests().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
 async fn private_webhook_targets_are_refused() {
     let app = spawn_app_with(CacheKind::Memory, |s| s.process.workers = false).await;
     let admin = app.signup("ssrf@example.com").await;

@@ -143,9 +143,31 @@ impl Job for Outcomes {
     }
 }
 
+/// Fails once, then waits an hour: its own backoff.
+#[derive(Serialize, Deserialize)]
+struct Patient {
+    test: String,
+}
+
+#[async_trait]
+impl Job for Patient {
+    const KIND: &'static str = "test.patient";
+    fn backoff(_attempt: i32) -> Duration {
+        Duration::from_secs(3600)
+    }
+    async fn run(self, ctx: JobContext) -> JobResult {
+        report(&self.test, &ctx);
+        Err(anyhow::anyhow!("not yet").into())
+    }
+}
+
 fn registry() -> JobRegistry {
     let mut r = JobRegistry::new();
-    r.register::<Record>().register::<Flaky>().register::<Gated>().register::<Outcomes>();
+    r.register::<Record>()
+        .register::<Flaky>()
+        .register::<Gated>()
+        .register::<Outcomes>()
+        .register::<Patient>();
     r
 }
 
@@ -575,4 +597,20 @@ async fn retrying_a_job_whose_key_is_taken_answers_409() {
     let detail = body["detail"].as_str().unwrap();
     assert!(detail.contains("report:7") && detail.contains(&format!("job {active}")), "{detail}");
     assert_eq!(job_state(&app, dead).await.0, "dead", "nothing changed");
+}
+
+#[tokio::test]
+async fn a_job_kind_chooses_its_backoff() {
+    let app = app().await;
+    let id = enqueue_one(&app, &Patient { test: test_id() }).await;
+    assert_eq!(jobs::run_pending(&app.state, &registry()).await.unwrap(), 1);
+    let (state, in_half_an_hour): (String, bool) = sqlx::query_as(
+        "select state, run_at > now() + interval '30 minutes' from smartflow_shared.jobs where id = $1",
+    )
+    .bind(id)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(state, "scheduled");
+    assert!(in_half_an_hour, "retried after its own hour, not the default seconds");
 }

@@ -96,6 +96,19 @@ pub fn payload(event: &StoredEvent, delivery_id: Uuid) -> serde_json::Value {
     })
 }
 
+/// Waits after a failed delivery, like the large webhook senders do: quick retries for a blip,
+/// then hours apart, so a receiver down for a day still gets its events. With the default
+/// `webhooks.max_attempts` (10) the last attempt is about 37 hours after the first.
+pub const RETRY_SCHEDULE: [Duration; 7] = [
+    Duration::from_secs(10),
+    Duration::from_secs(60),
+    Duration::from_secs(5 * 60),
+    Duration::from_secs(30 * 60),
+    Duration::from_secs(2 * 3600),
+    Duration::from_secs(5 * 3600),
+    Duration::from_secs(10 * 3600),
+];
+
 #[derive(Serialize, Deserialize)]
 pub struct DeliverWebhook {
     pub endpoint_id: Uuid,
@@ -115,7 +128,12 @@ struct Attempt {
 impl Job for DeliverWebhook {
     const KIND: &'static str = "webhooks.deliver";
     const QUEUE: &'static str = "webhooks";
-    const MAX_ATTEMPTS: i32 = 8;
+    /// Overridden by `webhooks.max_attempts` when deliveries are enqueued.
+    const MAX_ATTEMPTS: i32 = 10;
+
+    fn backoff(attempt: i32) -> Duration {
+        jobs::backoff::schedule(&RETRY_SCHEDULE, attempt, 0.1)
+    }
 
     fn unique_key(&self) -> Option<String> {
         Some(format!("webhook:{}:{}", self.event_id, self.endpoint_id))
@@ -281,4 +299,34 @@ fn without_url(e: &reqwest::Error) -> String {
         source = s.source();
     }
     last
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_retry_schedule_outlasts_a_day_and_a_short_outage() {
+        let attempts = crate::config::Settings::default().webhooks.max_attempts;
+        let waits: Vec<Duration> =
+            (1..attempts).map(|a| RETRY_SCHEDULE[(a as usize - 1).min(6)]).collect();
+        let span: Duration = waits.iter().sum();
+        assert!(span >= Duration::from_secs(24 * 3600), "last attempt after {span:?}");
+        assert!(waits[0] <= Duration::from_secs(60), "a blip is retried within a minute");
+        // A receiver down for five minutes: some attempt falls between 5 and 15 minutes.
+        let mut at = Duration::ZERO;
+        let times: Vec<Duration> = waits
+            .iter()
+            .map(|w| {
+                at += *w;
+                at
+            })
+            .collect();
+        assert!(times.iter().any(|t| (300..=900).contains(&t.as_secs())), "attempts at {times:?}");
+        for attempt in 1..=12 {
+            let d = DeliverWebhook::backoff(attempt);
+            let step = RETRY_SCHEDULE[(attempt as usize - 1).min(6)];
+            assert!(d >= step.mul_f64(0.9) && d <= step.mul_f64(1.1), "{attempt}: {d:?}");
+        }
+    }
 }
