@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use smartflow::platform::{
     events::{EventSubscriber, StoredEvent},
-    webhooks::{self, signature},
+    webhooks,
 };
 use tokio::sync::mpsc;
 use wiremock::{Mock, MockServer, ResponseTemplate, matchers};
@@ -35,6 +35,29 @@ async fn endpoint(app: &TestApp, token: &str, url: &str, types: Value) -> Value 
         .await;
     assert_eq!(res.status(), 201);
     res.json().await.unwrap()
+}
+
+/// `t=<unix seconds>,v1=<hex>` split into its parts.
+fn parse_signature(header: &str) -> (i64, String) {
+    let mut t = None;
+    let mut v1 = None;
+    for part in header.split(',') {
+        match part.split_once('=') {
+            Some(("t", value)) => t = value.parse().ok(),
+            Some(("v1", value)) => v1 = Some(value.to_string()),
+            _ => {}
+        }
+    }
+    (t.expect("t in the signature"), v1.expect("v1 in the signature"))
+}
+
+/// Hex HMAC-SHA256 of `"{t}.{raw body}"` keyed with the endpoint secret.
+fn hmac_sha256_hex(secret: &str, t: i64, body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
 }
 
 #[tokio::test]
@@ -71,15 +94,15 @@ async fn events_are_delivered_as_signed_webhooks() {
     let received = receiver.received_requests().await.unwrap();
     assert_eq!(received.len(), 1, "one delivery, for api_key.created only");
     let req = &received[0];
+    // Verified as README tells receivers to, independently of SmartFlow's own code.
     let sig = req.headers.get("smartflow-signature").unwrap().to_str().unwrap();
-    let now = chrono::Utc::now().timestamp();
-    assert_eq!(signature::verify(Some(sig), secret.as_bytes(), &req.body, 300, now), Ok(()));
+    let (t, v1) = parse_signature(sig);
+    assert!((chrono::Utc::now().timestamp() - t).abs() <= 300, "t is now");
+    assert_eq!(v1, hmac_sha256_hex(&secret, t, &req.body));
     let mut tampered = req.body.clone();
     tampered[0] = b' ';
-    assert_eq!(
-        signature::verify(Some(sig), secret.as_bytes(), &tampered, 300, now),
-        Err(signature::SignatureError::Mismatch)
-    );
+    assert_ne!(v1, hmac_sha256_hex(&secret, t, &tampered), "a tampered body does not match");
+    assert_ne!(v1, hmac_sha256_hex(&secret, t + 1, &req.body), "nor another timestamp");
     assert_eq!(req.headers.get("smartflow-event").unwrap(), "api_key.created");
     let body: Value = serde_json::from_slice(&req.body).unwrap();
     assert_eq!(body["type"], "api_key.created");
@@ -284,6 +307,51 @@ async fn deliveries_take_webhooks_max_attempts_and_their_own_schedule() {
     .unwrap();
     assert_eq!((state.as_str(), attempt), ("dead", 2), "gives up after webhooks.max_attempts");
     assert_eq!(receiver.received_requests().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_private_target_is_refused_at_delivery_time() {
+    // As in production: private targets are not allowed.
+    let app = spawn_app_with(CacheKind::Memory, |s| {
+        s.process.workers = false;
+        s.process.cron = false;
+    })
+    .await;
+    assert!(!app.settings.webhooks.allow_private_targets);
+    let admin = app.signup("rebind@example.com").await;
+    let receiver = MockServer::start().await;
+    Mock::given(matchers::any()).respond_with(ResponseTemplate::new(200)).mount(&receiver).await;
+    // A row that bypassed the API's check (e.g. registered while private targets were allowed).
+    let id = uuid::Uuid::new_v4();
+    let sealed = app.state.cipher.encrypt("whsec_test", &webhooks::secret_context(id)).unwrap();
+    sqlx::query(
+        "insert into smartflow_shared.webhook_endpoints (id, workspace_id, url, event_types, secret_encrypted) \
+         values ($1, $2::uuid, $3, array['*'], $4)",
+    )
+    .bind(id)
+    .bind(&admin.workspace_id)
+    .bind(format!("{}/hook", receiver.uri()))
+    .bind(&sealed)
+    .execute(&app.db)
+    .await
+    .unwrap();
+
+    app.post_as("/api/api-keys", &admin.token, &json!({ "name": "k" })).await;
+    app.run_jobs().await;
+
+    assert!(receiver.received_requests().await.unwrap().is_empty(), "nothing was sent");
+    let log: Value = app
+        .get_as(&format!("/api/webhooks/{id}/deliveries"), &admin.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(!log.as_array().unwrap().is_empty());
+    for attempt in log.as_array().unwrap() {
+        assert_eq!(attempt["succeeded"], false);
+        let error = attempt["error"].as_str().unwrap();
+        assert!(error.starts_with("refused target:") && error.contains("127.0.0.1"), "{error}");
+    }
 }
 
 #[tokio::test]
