@@ -12,6 +12,7 @@ pub mod pages;
 pub mod password;
 pub mod routes;
 pub mod sessions;
+pub mod socket;
 pub mod throttle;
 pub mod tokens;
 
