@@ -578,3 +578,65 @@ async fn smtp_transport_delivers_the_message() {
     assert!(data.contains("To: ada@example.com"));
     assert!(data.contains("The body."));
 }
+
+#[tokio::test]
+async fn the_prune_job_removes_old_events_and_delivery_logs() {
+    let app = app().await;
+    let admin = app.signup("prune@example.com").await;
+    // Subscribed to nothing that happens here: the only delivery attempts are the test's rows.
+    let created =
+        endpoint(&app, &admin.token, "http://127.0.0.1:9/hook", json!(["thing.happened"])).await;
+    let endpoint_id: uuid::Uuid = created["id"].as_str().unwrap().parse().unwrap();
+    app.run_jobs().await;
+    // Ages: 100 days (past both retentions), 40 days (past the delivery log's 30 only), now.
+    let mut kept_events = Vec::new();
+    let mut gone_events = Vec::new();
+    for (days, dispatched) in [(100, true), (100, false), (40, true), (0, true)] {
+        let id: i64 = sqlx::query_scalar(
+            "insert into smartflow_shared.events (event_type, workspace_id, subject_type, subject_id, created_at, dispatched_at) \
+             values ('thing.happened', $1::uuid, 'thing', '1', now() - make_interval(days => $2), \
+                     case when $3 then now() end) returning id",
+        )
+        .bind(&admin.workspace_id)
+        .bind(days)
+        .bind(dispatched)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+        if days == 100 && dispatched { gone_events.push(id) } else { kept_events.push(id) }
+    }
+    for days in [100, 40, 0] {
+        sqlx::query(
+            "insert into smartflow_shared.webhook_deliveries (endpoint_id, event_id, delivery_id, event_type, attempt, succeeded, duration_ms, created_at) \
+             values ($1, 1, gen_random_uuid(), 'thing.happened', 1, true, 5, now() - make_interval(days => $2))",
+        )
+        .bind(endpoint_id)
+        .bind(days)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    }
+
+    let mut conn = app.db.acquire().await.unwrap();
+    smartflow::platform::jobs::enqueue(&mut conn, &smartflow::platform::jobs::PruneJobs {})
+        .await
+        .unwrap()
+        .unwrap();
+    app.run_jobs().await;
+
+    let events: Vec<i64> = sqlx::query_scalar(
+        "select id from smartflow_shared.events where event_type = 'thing.happened' order by id",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(events, kept_events, "dispatched events past events.retention_days are gone");
+    assert!(gone_events.iter().all(|id| !events.contains(id)));
+    let ages: Vec<i32> = sqlx::query_scalar(
+        "select extract(day from now() - created_at)::int from smartflow_shared.webhook_deliveries order by created_at",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(ages, vec![0], "attempts past webhooks.delivery_log_retention_days are gone");
+}

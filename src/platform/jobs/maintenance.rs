@@ -1,5 +1,6 @@
-//! Keeping the queue healthy: rescue jobs whose worker died, prune finished jobs, and export
-//! queue metrics. Safe to run in every instance at once (each statement is idempotent).
+//! Keeping the queue healthy: rescue jobs whose worker died, prune finished jobs (and old
+//! events and webhook delivery logs), and export queue metrics. Safe to run in every instance
+//! at once (each statement is idempotent).
 
 use std::{collections::BTreeSet, time::Duration};
 
@@ -85,6 +86,71 @@ pub async fn prune(db: &PgPool, completed: Duration, dead: Duration) -> Result<u
     Ok(total)
 }
 
+/// Deletes dispatched events older than `events` and webhook delivery attempts older than
+/// `deliveries` (`None` keeps them), in batches. Returns how many of each were deleted.
+pub async fn prune_events(
+    db: &PgPool,
+    events: Option<Duration>,
+    deliveries: Option<Duration>,
+) -> Result<(u64, u64), sqlx::Error> {
+    // Undispatched events are kept whatever their age: their dispatch is still owed.
+    let events = match events {
+        Some(age) => {
+            delete_in_batches(
+                db,
+                "delete from smartflow_shared.events where id in (
+                    select id from smartflow_shared.events
+                    where created_at < now() - make_interval(secs => $1) and dispatched_at is not null
+                    limit 5000)",
+                age,
+            )
+            .await?
+        }
+        None => 0,
+    };
+    let deliveries = match deliveries {
+        Some(age) => {
+            delete_in_batches(
+                db,
+                "delete from smartflow_shared.webhook_deliveries where id in (
+                    select id from smartflow_shared.webhook_deliveries
+                    where created_at < now() - make_interval(secs => $1)
+                    limit 5000)",
+                age,
+            )
+            .await?
+        }
+        None => 0,
+    };
+    Ok((events, deliveries))
+}
+
+/// Runs `sql` (a `delete … limit 5000` taking an age in seconds) until it deletes less than a
+/// batch, so a large backlog never holds long locks.
+async fn delete_in_batches(
+    db: &PgPool,
+    sql: &'static str,
+    age: Duration,
+) -> Result<u64, sqlx::Error> {
+    let mut total = 0;
+    loop {
+        let n = sqlx::query(sql)
+            .persistent(false)
+            .bind(age.as_secs_f64())
+            .execute(db)
+            .await?
+            .rows_affected();
+        total += n;
+        if n < 5000 {
+            return Ok(total);
+        }
+    }
+}
+
+fn days(n: u64) -> Option<Duration> {
+    (n > 0).then(|| Duration::from_secs(n * 86_400))
+}
+
 /// The cron-driven prune (see `[[cron.entries]]`).
 #[derive(serde::Serialize, serde::Deserialize)]
 pub struct PruneJobs {}
@@ -103,7 +169,18 @@ impl Job for PruneJobs {
             Duration::from_secs(s.dead_retention_days * 86_400),
         )
         .await?;
-        tracing::info!(deleted, "pruned finished jobs");
+        let (events, deliveries) = prune_events(
+            &ctx.state.db,
+            days(ctx.state.settings.events.retention_days),
+            days(ctx.state.settings.webhooks.delivery_log_retention_days),
+        )
+        .await?;
+        tracing::info!(
+            deleted,
+            events,
+            deliveries,
+            "pruned finished jobs, events and delivery logs"
+        );
         Ok(Outcome::Done)
     }
 }
