@@ -31,6 +31,7 @@ use crate::{
         (name = "health", description = "Health checks and metrics"),
         (name = "identity", description = "Accounts, sessions, workspaces, members, API keys, audit log"),
         (name = "webhooks", description = "Outgoing webhooks signed with SmartFlow-Signature"),
+        (name = "events", description = "Live workspace events over a WebSocket"),
                 (name = "jobs", description = "Background jobs (platform staff)"),
         (name = "uploads", description = "Files: media for posts, documents for knowledge bases"),
         (name = "main", description = "Main site: leads, contact, billing"),

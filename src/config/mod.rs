@@ -42,6 +42,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub mail: MailSettings,
     pub webhooks: WebhookSettings,
+    pub events: EventSettings,
     pub storage: StorageSettings,
     pub billing: BillingSettings,
     pub main_site: MainSiteSettings,
@@ -370,11 +371,31 @@ pub struct WebhookSettings {
     /// Only `https://` endpoints (recommended in production).
     pub require_https: bool,
     pub timeout_ms: u64,
+    /// Attempts per delivery, on the schedule in `webhooks::RETRY_SCHEDULE`.
     pub max_attempts: i32,
     /// An endpoint is disabled after this many failed attempts in a row.
     pub disable_after_failures: i32,
     /// Incoming signatures older or newer than this are refused (replay window).
     pub signature_tolerance_secs: u64,
+    /// Delivery attempts (`GET /api/webhooks/{id}/deliveries`) are kept this long; 0 keeps them.
+    pub delivery_log_retention_days: u64,
+}
+
+/// The event spine: retention of `smartflow_shared.events` and the live feed `/ws/events`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventSettings {
+    /// Dispatched events older than this are deleted (the audit log is kept); 0 keeps them.
+    pub retention_days: u64,
+    /// `/ws/events`: a ping this often; a client silent for `live_client_timeout_secs` is closed.
+    pub live_heartbeat_secs: u64,
+    pub live_client_timeout_secs: u64,
+    /// A socket opened without credentials must send its `auth` message within this.
+    pub live_auth_timeout_secs: u64,
+    /// Events queued per client; a client that falls this far behind is disconnected.
+    pub live_queue: usize,
+    /// A client that cannot take one message for this long is disconnected.
+    pub live_send_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -619,9 +640,18 @@ impl Default for Settings {
                 allow_private_targets: false,
                 require_https: false,
                 timeout_ms: 10_000,
-                max_attempts: 8,
+                max_attempts: 10,
                 disable_after_failures: 20,
                 signature_tolerance_secs: 300,
+                delivery_log_retention_days: 30,
+            },
+            events: EventSettings {
+                retention_days: 90,
+                live_heartbeat_secs: 15,
+                live_client_timeout_secs: 45,
+                live_auth_timeout_secs: 10,
+                live_queue: 64,
+                live_send_timeout_ms: 5_000,
             },
             storage: StorageSettings {
                 backend: StorageBackend::Local,
@@ -981,6 +1011,22 @@ impl Settings {
             return Err(ConfigError::invalid(
                 "jobs.rescue_after_secs",
                 "must be at least two heartbeats (jobs.heartbeat_interval_ms) long",
+            ));
+        }
+        if self.webhooks.max_attempts < 1 {
+            return Err(ConfigError::invalid("webhooks.max_attempts", "must be at least 1"));
+        }
+        let ev = &self.events;
+        if ev.live_heartbeat_secs == 0 || ev.live_client_timeout_secs <= ev.live_heartbeat_secs {
+            return Err(ConfigError::invalid(
+                "events.live_client_timeout_secs",
+                "must be longer than events.live_heartbeat_secs, which must be at least 1",
+            ));
+        }
+        if ev.live_auth_timeout_secs == 0 || ev.live_queue == 0 || ev.live_send_timeout_ms == 0 {
+            return Err(ConfigError::invalid(
+                "events.live_queue",
+                "events.live_queue, live_auth_timeout_secs and live_send_timeout_ms must be at least 1",
             ));
         }
         for e in &self.cron.entries {

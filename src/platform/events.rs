@@ -133,7 +133,10 @@ pub struct StoredEvent {
     pub created_at: DateTime<Utc>,
 }
 
-pub async fn load(db: &sqlx::PgPool, id: i64) -> Result<Option<StoredEvent>, sqlx::Error> {
+pub async fn load<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    id: i64,
+) -> Result<Option<StoredEvent>, sqlx::Error> {
     sqlx::query_as(
         "select id, event_type, workspace_id, actor_user_id, subject_type, subject_id, payload, created_at \
          from smartflow_shared.events where id = $1",
@@ -189,12 +192,28 @@ impl Job for DispatchEvent {
 
     async fn run(self, ctx: JobContext) -> JobResult {
         let state = &ctx.state;
-        let Some(event) = load(&state.db, self.event_id).await? else {
+        let mut tx = state.db.begin().await?;
+        // Delivery is at least once: this job runs again when its completion was lost. The row
+        // lock makes a concurrent rerun wait, and `dispatched_at` tells it the fan-out is done.
+        let dispatched: Option<Option<DateTime<Utc>>> = sqlx::query_scalar(
+            "select dispatched_at from smartflow_shared.events where id = $1 for update",
+        )
+        .bind(self.event_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        match dispatched {
+            None => {
+                return Ok(Outcome::Cancel(format!("event {} no longer exists", self.event_id)));
+            }
+            Some(Some(_)) => return Ok(Outcome::Done),
+            Some(None) => {}
+        }
+        let Some(event) = load(&mut *tx, self.event_id).await? else {
             return Ok(Outcome::Cancel(format!("event {} no longer exists", self.event_id)));
         };
-        let mut tx = state.db.begin().await?;
         // Outgoing webhooks and subscriber work are enqueued atomically with the dispatch mark.
-        crate::platform::webhooks::enqueue_deliveries(&mut tx, &event).await?;
+        crate::platform::webhooks::enqueue_deliveries(&mut tx, &state.settings.webhooks, &event)
+            .await?;
         for subscriber in state.subscribers.all() {
             subscriber
                 .on_event(state, &mut tx, &event)

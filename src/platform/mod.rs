@@ -6,6 +6,7 @@ pub mod cache;
 pub mod crypto;
 pub mod events;
 pub mod jobs;
+pub mod live;
 pub mod mail;
 pub mod plans;
 pub mod process;
@@ -56,6 +57,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(jobs::routes::get_job)
         .service(jobs::routes::retry_job)
         .service(jobs::routes::cancel_job)
+        .service(live::events_socket)
         .service(uploads::create_upload)
         .service(uploads::list_uploads)
         .service(uploads::get_upload)

@@ -209,4 +209,19 @@ mod tests {
         );
         assert!(check_url("https://8.8.8.8/", false, true, t).await.is_ok());
     }
+
+    #[tokio::test]
+    async fn the_connect_time_resolver_refuses_names_of_internal_addresses() {
+        let name = |n: &str| n.parse::<Name>().unwrap();
+        let refused = GuardedResolver { allow_internal: false }.resolve(name("localhost")).await;
+        let err = refused.err().expect("localhost resolves to loopback only");
+        assert!(err.to_string().contains("internal addresses"), "{err}");
+
+        let allowed = GuardedResolver { allow_internal: true }
+            .resolve(name("localhost"))
+            .await
+            .expect("allowed when configured");
+        let addrs: Vec<SocketAddr> = allowed.collect();
+        assert!(!addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback()), "{addrs:?}");
+    }
 }

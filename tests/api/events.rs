@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use smartflow::platform::{
     events::{EventSubscriber, StoredEvent},
-    webhooks::signature,
+    webhooks,
 };
 use tokio::sync::mpsc;
 use wiremock::{Mock, MockServer, ResponseTemplate, matchers};
@@ -35,6 +35,29 @@ async fn endpoint(app: &TestApp, token: &str, url: &str, types: Value) -> Value 
         .await;
     assert_eq!(res.status(), 201);
     res.json().await.unwrap()
+}
+
+/// `t=<unix seconds>,v1=<hex>` split into its parts.
+fn parse_signature(header: &str) -> (i64, String) {
+    let mut t = None;
+    let mut v1 = None;
+    for part in header.split(',') {
+        match part.split_once('=') {
+            Some(("t", value)) => t = value.parse().ok(),
+            Some(("v1", value)) => v1 = Some(value.to_string()),
+            _ => {}
+        }
+    }
+    (t.expect("t in the signature"), v1.expect("v1 in the signature"))
+}
+
+/// Hex HMAC-SHA256 of `"{t}.{raw body}"` keyed with the endpoint secret.
+fn hmac_sha256_hex(secret: &str, t: i64, body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
 }
 
 #[tokio::test]
@@ -71,15 +94,15 @@ async fn events_are_delivered_as_signed_webhooks() {
     let received = receiver.received_requests().await.unwrap();
     assert_eq!(received.len(), 1, "one delivery, for api_key.created only");
     let req = &received[0];
+    // Verified as README tells receivers to, independently of SmartFlow's own code.
     let sig = req.headers.get("smartflow-signature").unwrap().to_str().unwrap();
-    let now = chrono::Utc::now().timestamp();
-    assert_eq!(signature::verify(Some(sig), secret.as_bytes(), &req.body, 300, now), Ok(()));
+    let (t, v1) = parse_signature(sig);
+    assert!((chrono::Utc::now().timestamp() - t).abs() <= 300, "t is now");
+    assert_eq!(v1, hmac_sha256_hex(&secret, t, &req.body));
     let mut tampered = req.body.clone();
     tampered[0] = b' ';
-    assert_eq!(
-        signature::verify(Some(sig), secret.as_bytes(), &tampered, 300, now),
-        Err(signature::SignatureError::Mismatch)
-    );
+    assert_ne!(v1, hmac_sha256_hex(&secret, t, &tampered), "a tampered body does not match");
+    assert_ne!(v1, hmac_sha256_hex(&secret, t + 1, &req.body), "nor another timestamp");
     assert_eq!(req.headers.get("smartflow-event").unwrap(), "api_key.created");
     let body: Value = serde_json::from_slice(&req.body).unwrap();
     assert_eq!(body["type"], "api_key.created");
@@ -99,6 +122,81 @@ async fn events_are_delivered_as_signed_webhooks() {
         .unwrap();
     assert_eq!(log[0]["succeeded"], true);
     assert_eq!(log[0]["status_code"], 200);
+}
+
+#[tokio::test]
+async fn dispatching_an_event_twice_delivers_once_per_endpoint() {
+    let app = app().await;
+    let admin = app.signup("twice@example.com").await;
+    let receiver = MockServer::start().await;
+    Mock::given(matchers::method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let mut endpoints = Vec::new();
+    for path in ["/a", "/b"] {
+        let created = endpoint(
+            &app,
+            &admin.token,
+            &format!("{}{path}", receiver.uri()),
+            json!(["api_key.created"]),
+        )
+        .await;
+        endpoints.push(created["id"].as_str().unwrap().parse::<uuid::Uuid>().unwrap());
+    }
+    app.post_as("/api/api-keys", &admin.token, &json!({ "name": "k" })).await;
+    let event_id: i64 = sqlx::query_scalar(
+        "select id from smartflow_shared.events where event_type = 'api_key.created'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    app.run_jobs().await;
+    assert_eq!(receiver.received_requests().await.unwrap().len(), 2);
+
+    // The dispatch ran and committed, but its completion was lost: it runs again.
+    sqlx::query(
+        "update smartflow_shared.jobs set state = 'available', run_at = now(), finished_at = null \
+         where kind = 'events.dispatch' and (args->>'event_id')::int8 = $1",
+    )
+    .bind(event_id)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    app.run_jobs().await;
+
+    let deliveries: Vec<(String,)> = sqlx::query_as(
+        "select args->>'delivery_id' from smartflow_shared.jobs where kind = 'webhooks.deliver'",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(deliveries.len(), 2, "one delivery job per endpoint");
+    let received = receiver.received_requests().await.unwrap();
+    assert_eq!(received.len(), 2, "nothing was delivered twice");
+    let mut expected: Vec<String> =
+        endpoints.iter().map(|&e| webhooks::delivery_id(event_id, e).to_string()).collect();
+    expected.sort();
+    let mut sent: Vec<String> = received
+        .iter()
+        .map(|r| r.headers.get("smartflow-delivery").unwrap().to_str().unwrap().to_string())
+        .collect();
+    sent.sort();
+    let mut queued: Vec<String> = deliveries.into_iter().map(|d| d.0).collect();
+    queued.sort();
+    assert_eq!(sent, expected, "delivery ids derive from the event and the endpoint");
+    assert_eq!(queued, expected);
+
+    // A delivery still pending for the same event and endpoint is not enqueued again.
+    let event = smartflow::platform::events::load(&app.db, event_id).await.unwrap().unwrap();
+    let mut conn = app.db.acquire().await.unwrap();
+    sqlx::query("delete from smartflow_shared.jobs where kind = 'webhooks.deliver'")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let settings = &app.settings.webhooks;
+    assert_eq!(webhooks::enqueue_deliveries(&mut conn, settings, &event).await.unwrap(), 2);
+    assert_eq!(webhooks::enqueue_deliveries(&mut conn, settings, &event).await.unwrap(), 0);
 }
 
 #[tokio::test]
@@ -164,6 +262,96 @@ async fn failing_endpoints_are_retried_then_disabled() {
         (ep["enabled"].as_bool(), ep["consecutive_failures"].as_i64()),
         (Some(true), Some(0))
     );
+}
+
+#[tokio::test]
+async fn deliveries_take_webhooks_max_attempts_and_their_own_schedule() {
+    let app = spawn_app_with(CacheKind::Memory, |s| {
+        s.process.workers = false;
+        s.process.cron = false;
+        s.webhooks.allow_private_targets = true;
+        s.webhooks.max_attempts = 2;
+        s.webhooks.disable_after_failures = 50;
+    })
+    .await;
+    let admin = app.signup("attempts@example.com").await;
+    let receiver = MockServer::start().await;
+    Mock::given(matchers::method("POST"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&receiver)
+        .await;
+    endpoint(&app, &admin.token, &receiver.uri(), json!(["api_key.created"])).await;
+    app.post_as("/api/api-keys", &admin.token, &json!({ "name": "k" })).await;
+    app.run_jobs().await;
+
+    let (state, attempt, max_attempts, later): (String, i32, i32, bool) = sqlx::query_as(
+        "select state, attempt, max_attempts, run_at > now() + interval '5 seconds' \
+         from smartflow_shared.jobs where kind = 'webhooks.deliver'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!((state.as_str(), attempt, max_attempts), ("scheduled", 1, 2));
+    assert!(later, "the webhook schedule waits ~10 s, not the default ~2 s");
+
+    sqlx::query("update smartflow_shared.jobs set run_at = now() where kind = 'webhooks.deliver'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    app.run_jobs().await;
+    let (state, attempt): (String, i32) = sqlx::query_as(
+        "select state, attempt from smartflow_shared.jobs where kind = 'webhooks.deliver'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!((state.as_str(), attempt), ("dead", 2), "gives up after webhooks.max_attempts");
+    assert_eq!(receiver.received_requests().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_private_target_is_refused_at_delivery_time() {
+    // As in production: private targets are not allowed.
+    let app = spawn_app_with(CacheKind::Memory, |s| {
+        s.process.workers = false;
+        s.process.cron = false;
+    })
+    .await;
+    assert!(!app.settings.webhooks.allow_private_targets);
+    let admin = app.signup("rebind@example.com").await;
+    let receiver = MockServer::start().await;
+    Mock::given(matchers::any()).respond_with(ResponseTemplate::new(200)).mount(&receiver).await;
+    // A row that bypassed the API's check (e.g. registered while private targets were allowed).
+    let id = uuid::Uuid::new_v4();
+    let sealed = app.state.cipher.encrypt("whsec_test", &webhooks::secret_context(id)).unwrap();
+    sqlx::query(
+        "insert into smartflow_shared.webhook_endpoints (id, workspace_id, url, event_types, secret_encrypted) \
+         values ($1, $2::uuid, $3, array['*'], $4)",
+    )
+    .bind(id)
+    .bind(&admin.workspace_id)
+    .bind(format!("{}/hook", receiver.uri()))
+    .bind(&sealed)
+    .execute(&app.db)
+    .await
+    .unwrap();
+
+    app.post_as("/api/api-keys", &admin.token, &json!({ "name": "k" })).await;
+    app.run_jobs().await;
+
+    assert!(receiver.received_requests().await.unwrap().is_empty(), "nothing was sent");
+    let log: Value = app
+        .get_as(&format!("/api/webhooks/{id}/deliveries"), &admin.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(!log.as_array().unwrap().is_empty());
+    for attempt in log.as_array().unwrap() {
+        assert_eq!(attempt["succeeded"], false);
+        let error = attempt["error"].as_str().unwrap();
+        assert!(error.starts_with("refused target:") && error.contains("127.0.0.1"), "{error}");
+    }
 }
 
 #[tokio::test]
@@ -389,4 +577,66 @@ async fn smtp_transport_delivers_the_message() {
     assert!(data.contains("Subject: Hello there"), "{data}");
     assert!(data.contains("To: ada@example.com"));
     assert!(data.contains("The body."));
+}
+
+#[tokio::test]
+async fn the_prune_job_removes_old_events_and_delivery_logs() {
+    let app = app().await;
+    let admin = app.signup("prune@example.com").await;
+    // Subscribed to nothing that happens here: the only delivery attempts are the test's rows.
+    let created =
+        endpoint(&app, &admin.token, "http://127.0.0.1:9/hook", json!(["thing.happened"])).await;
+    let endpoint_id: uuid::Uuid = created["id"].as_str().unwrap().parse().unwrap();
+    app.run_jobs().await;
+    // Ages: 100 days (past both retentions), 40 days (past the delivery log's 30 only), now.
+    let mut kept_events = Vec::new();
+    let mut gone_events = Vec::new();
+    for (days, dispatched) in [(100, true), (100, false), (40, true), (0, true)] {
+        let id: i64 = sqlx::query_scalar(
+            "insert into smartflow_shared.events (event_type, workspace_id, subject_type, subject_id, created_at, dispatched_at) \
+             values ('thing.happened', $1::uuid, 'thing', '1', now() - make_interval(days => $2), \
+                     case when $3 then now() end) returning id",
+        )
+        .bind(&admin.workspace_id)
+        .bind(days)
+        .bind(dispatched)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+        if days == 100 && dispatched { gone_events.push(id) } else { kept_events.push(id) }
+    }
+    for days in [100, 40, 0] {
+        sqlx::query(
+            "insert into smartflow_shared.webhook_deliveries (endpoint_id, event_id, delivery_id, event_type, attempt, succeeded, duration_ms, created_at) \
+             values ($1, 1, gen_random_uuid(), 'thing.happened', 1, true, 5, now() - make_interval(days => $2))",
+        )
+        .bind(endpoint_id)
+        .bind(days)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    }
+
+    let mut conn = app.db.acquire().await.unwrap();
+    smartflow::platform::jobs::enqueue(&mut conn, &smartflow::platform::jobs::PruneJobs {})
+        .await
+        .unwrap()
+        .unwrap();
+    app.run_jobs().await;
+
+    let events: Vec<i64> = sqlx::query_scalar(
+        "select id from smartflow_shared.events where event_type = 'thing.happened' order by id",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(events, kept_events, "dispatched events past events.retention_days are gone");
+    assert!(gone_events.iter().all(|id| !events.contains(id)));
+    let ages: Vec<i32> = sqlx::query_scalar(
+        "select extract(day from now() - created_at)::int from smartflow_shared.webhook_deliveries order by created_at",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(ages, vec![0], "attempts past webhooks.delivery_log_retention_days are gone");
 }

@@ -12,6 +12,7 @@ mod health;
 mod helpers;
 mod identity;
 mod jobs;
+mod live;
 #[cfg(feature = "main")]
 mod main_site;
 mod modules;

@@ -13,6 +13,7 @@ pub mod password;
 pub mod reset;
 pub mod routes;
 pub mod sessions;
+pub mod socket;
 pub mod throttle;
 pub mod tokens;
 

@@ -1,7 +1,8 @@
-//! Keeping the queue healthy: rescue jobs whose worker died, prune finished jobs, and export
-//! queue metrics. Safe to run in every instance at once (each statement is idempotent).
+//! Keeping the queue healthy: rescue jobs whose worker died, prune finished jobs (and old
+//! events and webhook delivery logs), and export queue metrics. Safe to run in every instance
+//! at once (each statement is idempotent).
 
-use std::time::Duration;
+use std::{collections::BTreeSet, time::Duration};
 
 use sqlx::PgPool;
 
@@ -85,6 +86,71 @@ pub async fn prune(db: &PgPool, completed: Duration, dead: Duration) -> Result<u
     Ok(total)
 }
 
+/// Deletes dispatched events older than `events` and webhook delivery attempts older than
+/// `deliveries` (`None` keeps them), in batches. Returns how many of each were deleted.
+pub async fn prune_events(
+    db: &PgPool,
+    events: Option<Duration>,
+    deliveries: Option<Duration>,
+) -> Result<(u64, u64), sqlx::Error> {
+    // Undispatched events are kept whatever their age: their dispatch is still owed.
+    let events = match events {
+        Some(age) => {
+            delete_in_batches(
+                db,
+                "delete from smartflow_shared.events where id in (
+                    select id from smartflow_shared.events
+                    where created_at < now() - make_interval(secs => $1) and dispatched_at is not null
+                    limit 5000)",
+                age,
+            )
+            .await?
+        }
+        None => 0,
+    };
+    let deliveries = match deliveries {
+        Some(age) => {
+            delete_in_batches(
+                db,
+                "delete from smartflow_shared.webhook_deliveries where id in (
+                    select id from smartflow_shared.webhook_deliveries
+                    where created_at < now() - make_interval(secs => $1)
+                    limit 5000)",
+                age,
+            )
+            .await?
+        }
+        None => 0,
+    };
+    Ok((events, deliveries))
+}
+
+/// Runs `sql` (a `delete … limit 5000` taking an age in seconds) until it deletes less than a
+/// batch, so a large backlog never holds long locks.
+async fn delete_in_batches(
+    db: &PgPool,
+    sql: &'static str,
+    age: Duration,
+) -> Result<u64, sqlx::Error> {
+    let mut total = 0;
+    loop {
+        let n = sqlx::query(sql)
+            .persistent(false)
+            .bind(age.as_secs_f64())
+            .execute(db)
+            .await?
+            .rows_affected();
+        total += n;
+        if n < 5000 {
+            return Ok(total);
+        }
+    }
+}
+
+fn days(n: u64) -> Option<Duration> {
+    (n > 0).then(|| Duration::from_secs(n * 86_400))
+}
+
 /// The cron-driven prune (see `[[cron.entries]]`).
 #[derive(serde::Serialize, serde::Deserialize)]
 pub struct PruneJobs {}
@@ -103,7 +169,18 @@ impl Job for PruneJobs {
             Duration::from_secs(s.dead_retention_days * 86_400),
         )
         .await?;
-        tracing::info!(deleted, "pruned finished jobs");
+        let (events, deliveries) = prune_events(
+            &ctx.state.db,
+            days(ctx.state.settings.events.retention_days),
+            days(ctx.state.settings.webhooks.delivery_log_retention_days),
+        )
+        .await?;
+        tracing::info!(
+            deleted,
+            events,
+            deliveries,
+            "pruned finished jobs, events and delivery logs"
+        );
         Ok(Outcome::Done)
     }
 }
@@ -113,6 +190,7 @@ pub(super) async fn run(state: AppState) {
     let settings = state.settings.jobs.clone();
     let rescue_after = Duration::from_secs(settings.rescue_after_secs.max(1));
     let rescue_every = (rescue_after / 2).max(Duration::from_millis(500));
+    let mut stats = QueueStats::new(settings.queues.keys().cloned());
     let mut last_stats = std::time::Instant::now() - Duration::from_secs(60);
     loop {
         if let Err(e) = rescue(&state.db, rescue_after).await {
@@ -120,7 +198,7 @@ pub(super) async fn run(state: AppState) {
         }
         if last_stats.elapsed() >= Duration::from_secs(15) {
             last_stats = std::time::Instant::now();
-            if let Err(e) = export_stats(&state.db).await {
+            if let Err(e) = stats.export(&state.db).await {
                 tracing::warn!(error = %e, "reading queue statistics failed");
             }
         }
@@ -128,27 +206,45 @@ pub(super) async fn run(state: AppState) {
     }
 }
 
-/// `jobs{queue,state}` and `job_queue_lag_seconds{queue}` (now − run_at of the oldest due job).
-pub async fn export_stats(db: &PgPool) -> Result<(), sqlx::Error> {
-    let counts: Vec<(String, String, i64)> = sqlx::query_as(
-        "select queue, state, count(*) from smartflow_shared.jobs \
-         where state in ('scheduled', 'available', 'running', 'dead') group by 1, 2",
-    )
-    .persistent(false)
-    .fetch_all(db)
-    .await?;
-    for state in ["scheduled", "available", "running", "dead"] {
-        let queues: std::collections::BTreeSet<&str> =
-            counts.iter().map(|c| c.0.as_str()).collect();
-        for q in queues {
-            let n = counts.iter().find(|c| c.0 == q && c.1 == state).map_or(0, |c| c.2);
-            metrics::gauge!("jobs", "queue" => q.to_string(), "state" => state).set(n as f64);
+/// States exported as `jobs{queue,state}`.
+const GAUGED_STATES: [&str; 4] = ["scheduled", "available", "running", "dead"];
+
+/// Exports `jobs{queue,state}` and `job_queue_lag_seconds{queue}` (now − run_at of the oldest
+/// due job). Every queue it has ever reported is reported again each time, at 0 when it has no
+/// such jobs, so a drained queue does not keep its last lag forever.
+#[derive(Debug, Default)]
+pub struct QueueStats {
+    queues: BTreeSet<String>,
+}
+
+impl QueueStats {
+    /// Starts with the queues this process serves, so they are reported even while empty.
+    pub fn new(configured: impl IntoIterator<Item = String>) -> Self {
+        QueueStats { queues: configured.into_iter().collect() }
+    }
+
+    pub async fn export(&mut self, db: &PgPool) -> Result<(), sqlx::Error> {
+        let counts: Vec<(String, String, i64)> = sqlx::query_as(
+            "select queue, state, count(*) from smartflow_shared.jobs \
+             where state = any($1) group by 1, 2",
+        )
+        .persistent(false)
+        .bind(&GAUGED_STATES[..])
+        .fetch_all(db)
+        .await?;
+        let lags = queue_lag(db).await?;
+        self.queues.extend(counts.iter().map(|c| c.0.clone()));
+        self.queues.extend(lags.iter().map(|l| l.0.clone()));
+        for q in &self.queues {
+            for state in GAUGED_STATES {
+                let n = counts.iter().find(|c| &c.0 == q && c.1 == state).map_or(0, |c| c.2);
+                metrics::gauge!("jobs", "queue" => q.clone(), "state" => state).set(n as f64);
+            }
+            let lag = lags.iter().find(|l| &l.0 == q).map_or(0.0, |l| l.1);
+            metrics::gauge!("job_queue_lag_seconds", "queue" => q.clone()).set(lag);
         }
+        Ok(())
     }
-    for (queue, lag) in queue_lag(db).await? {
-        metrics::gauge!("job_queue_lag_seconds", "queue" => queue).set(lag);
-    }
-    Ok(())
 }
 
 /// Seconds each queue's oldest due job has waited.

@@ -10,7 +10,7 @@
 //! planned against the table as it is: a generic plan cached while the queue was empty picks a
 //! sequential scan and sort, which collapsed throughput fifteen-fold once a backlog built.
 
-mod backoff;
+pub mod backoff;
 pub mod cron;
 mod enqueue;
 mod maintenance;
@@ -25,7 +25,7 @@ use futures_util::future::BoxFuture;
 use serde::{Serialize, de::DeserializeOwned};
 
 pub use enqueue::{NewJob, enqueue, insert, insert_many};
-pub use maintenance::{PruneJobs, export_stats, prune, queue_lag, rescue};
+pub use maintenance::{PruneJobs, QueueStats, prune, prune_events, queue_lag, rescue};
 pub use runner::{Runner, RunnerStatus, run_pending};
 
 use crate::state::AppState;
@@ -54,6 +54,12 @@ pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// A run taking longer fails and is retried.
     fn timeout() -> Duration {
         Duration::from_secs(300)
+    }
+
+    /// How long to wait after failed attempt `attempt` (1-based) before the next one, unless
+    /// the error names its own [`JobError::retry_after`].
+    fn backoff(attempt: i32) -> Duration {
+        backoff::delay(attempt)
     }
 
     async fn run(self, ctx: JobContext) -> JobResult;
@@ -121,6 +127,7 @@ type Handler =
 pub(crate) struct Registered {
     pub handler: Handler,
     pub timeout: Duration,
+    pub backoff: fn(i32) -> Duration,
     pub queue: &'static str,
     pub max_attempts: i32,
 }
@@ -150,6 +157,7 @@ impl JobRegistry {
             Registered {
                 handler,
                 timeout: J::timeout(),
+                backoff: J::backoff,
                 queue: J::QUEUE,
                 max_attempts: J::MAX_ATTEMPTS,
             },

@@ -97,8 +97,17 @@ pub async fn retry(db: &PgPool, id: JobId) -> Result<JobView, AppError> {
          n as (select pg_notify($2, queue) from r) \
          select {COLUMNS} from r where (select count(*) from n) >= 0"
     );
-    let row: Option<JobView> =
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).bind(CHANNEL).fetch_optional(db).await?;
+    let row: Option<JobView> = match sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(CHANNEL)
+        .fetch_optional(db)
+        .await
+    {
+        Err(sqlx::Error::Database(e)) if e.constraint() == Some(UNIQUE_ACTIVE) => {
+            return Err(key_taken(db, id).await?);
+        }
+        other => other?,
+    };
     match row {
         Some(job) => Ok(job),
         None => {
@@ -109,6 +118,30 @@ pub async fn retry(db: &PgPool, id: JobId) -> Result<JobView, AppError> {
             )))
         }
     }
+}
+
+/// The index that keeps one active job per unique key.
+const UNIQUE_ACTIVE: &str = "jobs_unique_active_idx";
+
+/// The job being retried shares its unique key with one that is still active.
+async fn key_taken(db: &PgPool, id: JobId) -> Result<AppError, AppError> {
+    let job = get(db, id).await?;
+    let key = job.unique_key.unwrap_or_default();
+    let holder: Option<(JobId, String)> = sqlx::query_as(
+        "select id, state from smartflow_shared.jobs where unique_key = $1 \
+         and state in ('scheduled', 'available', 'running') and id <> $2 limit 1",
+    )
+    .bind(&key)
+    .bind(id)
+    .fetch_optional(db)
+    .await?;
+    let holder = holder
+        .map(|(other, state)| format!("job {other} (`{state}`)"))
+        .unwrap_or_else(|| "another job".into());
+    Ok(AppError::Conflict(format!(
+        "Job {id} cannot run again now: its unique key `{key}` is held by {holder}, which does \
+         the same work. Wait for that job to finish or cancel it, then retry."
+    )))
 }
 
 /// Cancels a job that has not finished. A running job is stopped by its worker at the next

@@ -11,13 +11,17 @@ use async_trait::async_trait;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::platform::{
-    events::{Actor, Event, StoredEvent, record_event},
-    jobs::{self, Job, JobContext, JobError, JobResult, NewJob, Outcome},
-    ssrf,
+use crate::{
+    config::WebhookSettings,
+    platform::{
+        events::{Actor, Event, StoredEvent, record_event},
+        jobs::{self, Job, JobContext, JobError, JobResult, NewJob, Outcome},
+        ssrf,
+    },
 };
 
 pub const SIGNATURE_HEADER: &str = "SmartFlow-Signature";
@@ -30,8 +34,11 @@ pub fn secret_context(endpoint: Uuid) -> String {
 }
 
 /// Enqueues one delivery per enabled endpoint of the event's workspace that wants this type.
+/// Safe to repeat: a delivery still pending for the same event and endpoint is not enqueued
+/// twice, and every attempt carries the same delivery id.
 pub async fn enqueue_deliveries(
     conn: &mut PgConnection,
+    settings: &WebhookSettings,
     event: &StoredEvent,
 ) -> Result<u64, sqlx::Error> {
     let Some(workspace) = event.workspace_id else { return Ok(0) };
@@ -43,19 +50,37 @@ pub async fn enqueue_deliveries(
     .bind(&event.kind)
     .fetch_all(&mut *conn)
     .await?;
-    let jobs: Vec<NewJob> = endpoints
+    let jobs = endpoints
         .iter()
-        .filter_map(|&endpoint_id| {
-            NewJob::of(&DeliverWebhook {
-                endpoint_id,
-                event_id: event.id,
-                delivery_id: Uuid::new_v4(),
-            })
-            .ok()
-            .map(|j| j.workspace(workspace))
-        })
-        .collect();
+        .map(|&endpoint_id| delivery_job(settings, endpoint_id, event.id, workspace))
+        .collect::<Result<Vec<NewJob>, _>>()
+        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     jobs::insert_many(conn, &jobs).await
+}
+
+/// The delivery of one event to one endpoint, as a job.
+pub fn delivery_job(
+    settings: &WebhookSettings,
+    endpoint_id: Uuid,
+    event_id: i64,
+    workspace: Uuid,
+) -> Result<NewJob, serde_json::Error> {
+    let job =
+        DeliverWebhook { endpoint_id, event_id, delivery_id: delivery_id(event_id, endpoint_id) };
+    Ok(NewJob::of(&job)?.max_attempts(settings.max_attempts).workspace(workspace))
+}
+
+/// The `SmartFlow-Delivery` id of one event to one endpoint: derived from both, so a repeated
+/// dispatch yields the same id and receivers can deduplicate on it.
+pub fn delivery_id(event_id: i64, endpoint_id: Uuid) -> Uuid {
+    let digest = Sha256::new()
+        .chain_update(b"smartflow-webhook-delivery\0")
+        .chain_update(event_id.to_be_bytes())
+        .chain_update(endpoint_id.as_bytes())
+        .finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
 }
 
 /// The JSON body receivers get.
@@ -70,6 +95,19 @@ pub fn payload(event: &StoredEvent, delivery_id: Uuid) -> serde_json::Value {
         "data": event.payload,
     })
 }
+
+/// Waits after a failed delivery, like the large webhook senders do: quick retries for a blip,
+/// then hours apart, so a receiver down for a day still gets its events. With the default
+/// `webhooks.max_attempts` (10) the last attempt is about 37 hours after the first.
+pub const RETRY_SCHEDULE: [Duration; 7] = [
+    Duration::from_secs(10),
+    Duration::from_secs(60),
+    Duration::from_secs(5 * 60),
+    Duration::from_secs(30 * 60),
+    Duration::from_secs(2 * 3600),
+    Duration::from_secs(5 * 3600),
+    Duration::from_secs(10 * 3600),
+];
 
 #[derive(Serialize, Deserialize)]
 pub struct DeliverWebhook {
@@ -90,7 +128,16 @@ struct Attempt {
 impl Job for DeliverWebhook {
     const KIND: &'static str = "webhooks.deliver";
     const QUEUE: &'static str = "webhooks";
-    const MAX_ATTEMPTS: i32 = 8;
+    /// Overridden by `webhooks.max_attempts` when deliveries are enqueued.
+    const MAX_ATTEMPTS: i32 = 10;
+
+    fn backoff(attempt: i32) -> Duration {
+        jobs::backoff::schedule(&RETRY_SCHEDULE, attempt, 0.1)
+    }
+
+    fn unique_key(&self) -> Option<String> {
+        Some(format!("webhook:{}:{}", self.event_id, self.endpoint_id))
+    }
 
     fn timeout() -> Duration {
         Duration::from_secs(60)
@@ -252,4 +299,34 @@ fn without_url(e: &reqwest::Error) -> String {
         source = s.source();
     }
     last
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_retry_schedule_outlasts_a_day_and_a_short_outage() {
+        let attempts = crate::config::Settings::default().webhooks.max_attempts;
+        let waits: Vec<Duration> =
+            (1..attempts).map(|a| RETRY_SCHEDULE[(a as usize - 1).min(6)]).collect();
+        let span: Duration = waits.iter().sum();
+        assert!(span >= Duration::from_secs(24 * 3600), "last attempt after {span:?}");
+        assert!(waits[0] <= Duration::from_secs(60), "a blip is retried within a minute");
+        // A receiver down for five minutes: some attempt falls between 5 and 15 minutes.
+        let mut at = Duration::ZERO;
+        let times: Vec<Duration> = waits
+            .iter()
+            .map(|w| {
+                at += *w;
+                at
+            })
+            .collect();
+        assert!(times.iter().any(|t| (300..=900).contains(&t.as_secs())), "attempts at {times:?}");
+        for attempt in 1..=12 {
+            let d = DeliverWebhook::backoff(attempt);
+            let step = RETRY_SCHEDULE[(attempt as usize - 1).min(6)];
+            assert!(d >= step.mul_f64(0.9) && d <= step.mul_f64(1.1), "{attempt}: {d:?}");
+        }
+    }
 }

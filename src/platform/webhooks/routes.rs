@@ -343,13 +343,9 @@ pub async fn test_webhook(
     .bind(&who.request_id)
     .fetch_one(&mut *tx)
     .await?;
-    let job = crate::platform::jobs::NewJob::of(&super::DeliverWebhook {
-        endpoint_id: endpoint.id,
-        event_id,
-        delivery_id: Uuid::new_v4(),
-    })
-    .map_err(AppError::internal)?
-    .workspace(who.workspace_id);
+    let job =
+        super::delivery_job(&state.settings.webhooks, endpoint.id, event_id, who.workspace_id)
+            .map_err(AppError::internal)?;
     crate::platform::jobs::insert(&mut tx, job).await?;
     tx.commit().await?;
     Ok(HttpResponse::Accepted().json(json!({ "event_id": event_id })))
