@@ -65,6 +65,9 @@ pub struct WebSocketSettings {
     pub max_subscriptions: usize,
     /// How long a job's events are kept for clients that resume.
     pub event_retention_secs: u64,
+    /// A follower that hears nothing live for this long reads the job's stored events, so a
+    /// lost publish (Redis reconnect, publish error) delays events instead of losing them.
+    pub resync_interval_ms: u64,
     /// Origins allowed for cookie-authenticated sockets besides `app.base_url`
     /// (e.g. `https://app.example.com`).
     pub allowed_origins: Vec<String>,
@@ -80,6 +83,7 @@ impl Default for WebSocketSettings {
             send_timeout_ms: 5_000,
             max_subscriptions: 8,
             event_retention_secs: 900,
+            resync_interval_ms: 3_000,
             allowed_origins: Vec::new(),
         }
     }
@@ -160,6 +164,7 @@ impl WebSocketSettings {
         at_least("ai.websocket.send_timeout_ms", self.send_timeout_ms, 1)?;
         at_least("ai.websocket.max_subscriptions", self.max_subscriptions as u64, 1)?;
         at_least("ai.websocket.event_retention_secs", self.event_retention_secs, 1)?;
+        at_least("ai.websocket.resync_interval_ms", self.resync_interval_ms, 10)?;
         for (i, origin) in self.allowed_origins.iter().enumerate() {
             let ok = url::Url::parse(origin)
                 .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
