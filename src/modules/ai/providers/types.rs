@@ -219,6 +219,11 @@ impl Usage {
     pub fn cost(&self) -> super::pricing::Cost {
         super::pricing::cost(self.provider_kind, &self.model, self)
     }
+
+    /// The price of this usage with the configured prices first, then the table.
+    pub fn cost_with(&self, overrides: &[super::settings::PriceSettings]) -> super::pricing::Cost {
+        super::pricing::cost_with(overrides, self)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

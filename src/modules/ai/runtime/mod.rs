@@ -15,7 +15,9 @@ use self::events::{ChatEvent, Citation, ToolCallRecord};
 use super::{
     agents::{config::AgentConfig, repo},
     knowledge::search::{self, SearchHit},
-    providers::{ChatRequest, FinishReason, Message, ProviderError, StreamEvent, ToolChoice},
+    providers::{
+        ChatRequest, FinishReason, Message, Operation, ProviderError, StreamEvent, ToolChoice,
+    },
     state::chat_provider,
     usage::ledger::{self, CallContext, UsageTotals},
 };
@@ -184,6 +186,7 @@ pub async fn run(
         message: input.message_id,
     };
     let provider = chat_provider(state, workspace, config.provider.as_deref()).await?;
+    let targets = provider.targets(Operation::Chat, config.model.as_deref());
     let mut sources = Sources::default();
     let retrieved = if config.knowledge_bases.is_empty() {
         Vec::new()
@@ -219,7 +222,7 @@ pub async fn run(
             req.tool_choice =
                 Some(if call == max_calls { ToolChoice::None } else { ToolChoice::Auto });
         }
-        ledger::ensure_budget(state, workspace).await?;
+        ledger::ensure_budget(state, workspace, &targets).await?;
         let turn = stream_turn(state, &ctx, &*provider, &req, sink, &mut usage).await?;
         content.push_str(&turn.text);
         finish = turn.finish;
@@ -300,7 +303,7 @@ async fn stream_turn(
                 }
                 StreamEvent::ToolCall(call) => turn.calls.push(call),
                 StreamEvent::Usage(usage) => {
-                    let cost = ledger::record(&state.db, ctx, "chat", &usage).await?;
+                    let cost = ledger::record(state, ctx, "chat", &usage).await?;
                     totals.add(&usage, &cost);
                 }
                 StreamEvent::Finish { reason } => turn.finish = reason,
