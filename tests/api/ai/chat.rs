@@ -3,6 +3,9 @@
 
 use std::collections::BTreeSet;
 
+use futures_util::StreamExt;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
 use serde_json::{Value, json};
 use wiremock::MockServer;
 
@@ -436,4 +439,97 @@ async fn a_last_attempt_that_fails_after_the_answer_still_ends_the_reply_with_an
         .await
         .unwrap();
     assert_eq!(state, "dead");
+}
+
+#[tokio::test]
+async fn another_user_of_the_same_workspace_cannot_read_the_conversation() {
+    let fake = MockServer::start().await;
+    mount_chat(&fake, TOKENS).await;
+    let app = ai_app(&fake, |_| {}).await;
+    let alice = app.signup("alice@example.com").await;
+    let bob = app.member(&alice, "bob@example.com", "user").await;
+    let agent = create_agent(&app, &alice.token, json!({})).await;
+    let accepted: Value = app
+        .post_as("/api/chat", &alice.token, &json!({"agent_id": agent, "message": "My salary?"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    app.run_jobs().await;
+    let (job, conversation) =
+        (accepted["job_id"].as_i64().unwrap(), accepted["conversation_id"].as_str().unwrap());
+
+    for path in [
+        format!("/api/chat/jobs/{job}"),
+        format!("/api/conversations/{conversation}"),
+        format!("/api/conversations/{conversation}/messages"),
+    ] {
+        assert_problem(app.get_as(&path, &bob.token).await, 404).await;
+    }
+    let list: Vec<Value> = app.get_as("/api/conversations", &bob.token).await.json().await.unwrap();
+    assert!(list.is_empty());
+    // Bob may use the agent, but not continue Alice's conversation with it.
+    let res = app
+        .post_as(
+            "/api/chat",
+            &bob.token,
+            &json!({"agent_id": agent, "conversation_id": conversation, "message": "And?"}),
+        )
+        .await;
+    assert_problem(res, 404).await;
+    let mut ws = connect(&app.address, &format!("?access_token={}", bob.token)).await;
+    next(&mut ws).await;
+    send(&mut ws, json!({"type": "subscribe", "job_id": job})).await;
+    assert_eq!(next(&mut ws).await["code"], "not_found:404");
+}
+
+#[tokio::test]
+async fn a_client_that_does_not_read_is_closed_while_the_worker_finishes() {
+    // Large tokens fill the socket's buffers quickly when the client reads nothing.
+    static BIG: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+        (0..64).map(|i| format!("{i:02}{}", "x".repeat(256 * 1024))).collect()
+    });
+    let tokens: Vec<&str> = BIG.iter().map(String::as_str).collect();
+    let fake = MockServer::start().await;
+    mount_chat(&fake, &tokens).await;
+    let app = ai_app(&fake, |s| s.ai.websocket.send_timeout_ms = 200).await;
+    let alice = app.signup("alice@example.com").await;
+    let agent = create_agent(&app, &alice.token, json!({})).await;
+    let accepted: Value = app
+        .post_as("/api/chat", &alice.token, &json!({"agent_id": agent, "message": "Everything"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let job_id = accepted["job_id"].as_i64().unwrap();
+    let mut ws = connect(&app.address, &format!("?access_token={}", alice.token)).await;
+    assert_eq!(next(&mut ws).await["type"], "ready");
+    send(&mut ws, json!({"type": "subscribe", "job_id": job_id})).await;
+    assert_eq!(next(&mut ws).await["type"], "subscribed");
+
+    // The worker does not wait for the socket: the answer is complete while nobody reads it.
+    app.run_jobs().await;
+    let status: Value =
+        app.get_as(&format!("/api/chat/jobs/{job_id}"), &alice.token).await.json().await.unwrap();
+    assert_eq!(status["status"], "completed");
+    eventually("the server gives up on the socket", || async {
+        let metrics = app.get("/metrics").await.text().await.unwrap();
+        metrics.lines().any(|l| {
+            l.starts_with("ai_websocket_closed_total{reason=\"too_slow\"}") && !l.ends_with(" 0")
+        })
+    })
+    .await;
+
+    // What was already on its way arrives, then the close: 1013, try again later.
+    let close = loop {
+        match tokio::time::timeout(std::time::Duration::from_secs(20), ws.next())
+            .await
+            .expect("the socket is closed in time")
+        {
+            Some(Ok(WsMessage::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(close.map(|f| u16::from(f.code)), Some(1013));
 }

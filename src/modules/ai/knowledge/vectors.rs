@@ -47,7 +47,7 @@ pub async fn embed(
         Err(ProviderError::Unsupported { .. }) => return Ok(None),
         Err(e) => return Err(e),
     };
-    if let Err(e) = ledger::record(state, ctx, "embedding", &res.usage).await {
+    if let Err(e) = ledger::record(state, ctx, "embedding", &res.usage, false).await {
         tracing::error!(error = %e, "embedding usage not recorded");
     }
     let dimensions = res.vectors.first().map_or(0, |v| v.len());

@@ -23,19 +23,21 @@ pub struct CallContext {
 }
 
 /// Writes one ledger row, priced by `ai.prices` then the built-in table; returns the cost.
+/// `estimated`: the tokens were partly estimated (a stream that broke off).
 pub async fn record(
     state: &AppState,
     ctx: &CallContext,
     operation: &str,
     usage: &Usage,
+    estimated: bool,
 ) -> Result<Cost, sqlx::Error> {
     let cost = usage.cost_with(&state.settings.ai.prices);
     let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     sqlx::query(
         "insert into smartflow_ai.usage_ledger (workspace_id, user_id, agent_id, message_id, \
          operation, provider, provider_kind, model, input_tokens, output_tokens, \
-         cached_input_tokens, cache_write_input_tokens, cost_usd_micros, price_known, price_version) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+         cached_input_tokens, cache_write_input_tokens, cost_usd_micros, price_known, price_version, \
+         estimated) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     )
     .bind(ctx.workspace)
     .bind(ctx.user)
@@ -52,6 +54,7 @@ pub async fn record(
     .bind(cost.usd_micros)
     .bind(cost.known)
     .bind(&cost.price_version)
+    .bind(estimated)
     .execute(&state.db)
     .await?;
     if !cost.known {

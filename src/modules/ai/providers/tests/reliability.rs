@@ -169,8 +169,16 @@ async fn a_stream_that_goes_quiet_ends_with_a_timeout() {
         drain(OpenAiProvider::new(config, client()).chat_stream(&hello()).await.unwrap()).await;
     drop(release);
 
+    // What the provider reported before it went quiet (nothing yet), marked partial: the
+    // tokens were spent all the same.
+    let partial =
+        Usage { partial: true, ..Usage::new("openai", ProviderKind::OpenAi, "gpt-4o-mini") };
     assert_eq!(
         items,
-        vec![Ok(StreamEvent::TextDelta { text: "Hel".into() }), Err(ProviderError::Timeout)]
+        vec![
+            Ok(StreamEvent::TextDelta { text: "Hel".into() }),
+            Ok(StreamEvent::Usage(partial)),
+            Err(ProviderError::Timeout)
+        ]
     );
 }
