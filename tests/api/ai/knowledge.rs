@@ -797,3 +797,114 @@ async fn http_fetch_refuses_loopback_targets_unless_allowed() {
         "nothing reached the loopback site"
     );
 }
+
+/// A database on the pgvector server of `TEST_PGVECTOR_URL`, dropped at the end.
+struct PgvectorDatabase {
+    server: String,
+    name: String,
+}
+
+impl PgvectorDatabase {
+    async fn create(server: &str) -> PgvectorDatabase {
+        use sqlx::Connection;
+        let name = format!("smartflow_pgvector_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = sqlx::PgConnection::connect(&format!("{server}/postgres"))
+            .await
+            .expect("the pgvector server of TEST_PGVECTOR_URL is reachable");
+        sqlx::query(sqlx::AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#)))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        PgvectorDatabase { server: server.to_string(), name }
+    }
+
+    fn url(&self) -> String {
+        format!("{}/{}", self.server, self.name)
+    }
+}
+
+impl Drop for PgvectorDatabase {
+    fn drop(&mut self) {
+        let (server, name) = (self.server.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            use sqlx::Connection;
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                return;
+            };
+            rt.block_on(async {
+                if let Ok(mut conn) =
+                    sqlx::PgConnection::connect(&format!("{server}/postgres")).await
+                {
+                    let drop = format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#);
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(drop)).execute(&mut conn).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// The hybrid corpus where vectors are ranked in SQL by pgvector: against the server of
+/// `TEST_PGVECTOR_URL` (scripts/test starts one with scripts/pgvector-server), skipped without.
+#[tokio::test]
+#[allow(clippy::print_stderr)]
+async fn hybrid_search_with_pgvector_ranks_vectors_in_sql() {
+    let Ok(server) = std::env::var("TEST_PGVECTOR_URL") else {
+        eprintln!("skipped: TEST_PGVECTOR_URL is not set (scripts/pgvector-server provides one)");
+        return;
+    };
+    let database = PgvectorDatabase::create(server.trim_end_matches('/')).await;
+    let fake = MockServer::start().await;
+    mount_embeddings(&fake).await;
+    let url = database.url();
+    let app = ai_app(&fake, move |s| {
+        s.database.url = smartflow::config::Secret::new(url);
+        s.database.migrate_on_start = true;
+    })
+    .await;
+    let has_column: bool = sqlx::query_scalar(
+        "select exists (select 1 from information_schema.columns where table_schema = 'smartflow_ai' \
+         and table_name = 'chunks' and column_name = 'embedding_vector')",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert!(has_column, "the migration adds the vector column where the extension exists");
+    let alice = app.signup("alice@example.com").await;
+    let kb = load_corpus(&app, &alice.token).await;
+
+    let hybrid = recall_at_3(&app, &alice.token, &kb, "hybrid").await;
+    eprintln!("knowledge recall@3 with pgvector: {hybrid:.2}");
+    assert!(hybrid >= 0.9, "hybrid recall@3 with pgvector was {hybrid}");
+    let unembedded: i64 = sqlx::query_scalar(
+        "select count(*) from smartflow_ai.chunks where embedding_vector is null",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(unembedded, 0);
+    // A synonym-only question is found by the vector rank computed in SQL, filters included.
+    let res = app
+        .post_as(
+            &format!("/api/knowledge/{kb}/search"),
+            &alice.token,
+            &json!({"query": "Which firm delivers my parcel?", "top_k": 3, "filter": {"topic": "Shipping"}}),
+        )
+        .await;
+    let found: Value = res.json().await.unwrap();
+    assert_eq!(found["hits"][0]["document_title"], "Shipping", "{found}");
+    assert_eq!(found["hits"][0]["vector_rank"], 1);
+    let floored = app
+        .post_as(
+            &format!("/api/knowledge/{kb}/search"),
+            &alice.token,
+            &json!({"query": "Which volcano erupted", "top_k": 3, "min_similarity": 0.3}),
+        )
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(floored["hits"], json!([]));
+    drop(app);
+    drop(database);
+}
