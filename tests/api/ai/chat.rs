@@ -167,7 +167,7 @@ async fn a_subscriber_whose_live_feed_misses_the_events_still_receives_them_and_
     send(&mut ws, json!({"type": "subscribe", "job_id": job_id, "after": 0})).await;
     assert_eq!(next(&mut ws).await["type"], "subscribed");
     // Served from the table on subscribe; the follower now waits on its (deaf) live feed.
-    let first = vec![next(&mut ws).await, next(&mut ws).await];
+    let first = [next(&mut ws).await, next(&mut ws).await];
     fake.release();
     worker.await.unwrap();
     let rest = until(&mut ws, "done").await;

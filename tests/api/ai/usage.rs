@@ -258,3 +258,34 @@ async fn a_workspace_key_is_stored_encrypted_never_returned_and_sent_as_the_bear
     let audit = app.get_as("/api/audit", &alice.token).await.text().await.unwrap();
     assert!(!audit.contains(key));
 }
+
+#[tokio::test]
+async fn a_stream_that_breaks_off_after_part_of_the_answer_is_still_in_the_ledger() {
+    let fake = MockServer::start().await;
+    // Two tokens, then the connection ends: no finish, no usage, no `[DONE]`.
+    let cut: String =
+        stream_body(&["Our office ", "opens at"], 120, 2).split_inclusive("\n\n").take(3).collect();
+    Mock::given(matchers::path("/v1/chat/completions")).respond_with(sse(cut)).mount(&fake).await;
+    let app = ai_app(&fake, |_| {}).await;
+    let alice = app.signup("alice@example.com").await;
+    let agent = create_agent(&app, &alice.token, json!({"system_prompt": "Be brief."})).await;
+    let res = app
+        .post_as(
+            "/api/chat",
+            &alice.token,
+            &json!({"agent_id": agent, "message": "When do you open?"}),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    app.run_jobs().await;
+
+    let row: (i64, i64, bool, i64) = sqlx::query_as(
+        "select input_tokens, output_tokens, estimated, cost_usd_micros from smartflow_ai.usage_ledger \
+         where operation = 'chat'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    // "Be brief." + "When do you open?" = 26 characters ≈ 7 tokens; "Our office opens at" ≈ 5.
+    assert_eq!(row, (7, 5, true, 11));
+}
