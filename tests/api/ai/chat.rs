@@ -533,3 +533,45 @@ async fn a_client_that_does_not_read_is_closed_while_the_worker_finishes() {
     };
     assert_eq!(close.map(|f| u16::from(f.code)), Some(1013));
 }
+
+#[tokio::test]
+async fn a_job_that_died_without_ending_its_reply_is_ended_for_its_subscribers() {
+    let fake = MockServer::start().await;
+    mount_chat(&fake, TOKENS).await;
+    let app = ai_app(&fake, |s| s.ai.websocket.resync_interval_ms = 100).await;
+    let alice = app.signup("alice@example.com").await;
+    let agent = create_agent(&app, &alice.token, json!({})).await;
+    let accepted: Value = app
+        .post_as("/api/chat", &alice.token, &json!({"agent_id": agent, "message": "Hours?"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let job_id = accepted["job_id"].as_i64().unwrap();
+    let mut ws = connect(&app.address, &format!("?access_token={}", alice.token)).await;
+    next(&mut ws).await;
+    send(&mut ws, json!({"type": "subscribe", "job_id": job_id})).await;
+    assert_eq!(next(&mut ws).await["type"], "subscribed");
+    // Its worker was lost during the last attempt: the rescue marks the job dead, and nothing
+    // will run it again.
+    sqlx::query(
+        "update smartflow_shared.jobs set state = 'dead', finished_at = now(), \
+         last_error = 'worker lost (no heartbeat)' where id = $1",
+    )
+    .bind(job_id)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    sqlx::query("update smartflow_ai.messages set status = 'running' where job_id = $1")
+        .bind(job_id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+
+    let end = until(&mut ws, "error").await;
+    assert_eq!(end.last().unwrap()["retrying"], false);
+    assert_eq!(end.last().unwrap()["seq"], 1);
+    let status: Value =
+        app.get_as(&format!("/api/chat/jobs/{job_id}"), &alice.token).await.json().await.unwrap();
+    assert_eq!(status["status"], "failed");
+}

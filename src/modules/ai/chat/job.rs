@@ -92,32 +92,53 @@ async fn guarded(attempt: impl std::future::Future<Output = JobResult>) -> JobRe
 /// A reply already completed or failed is left as it is.
 async fn give_up(state: &AppState, job_id: i64, message_id: Uuid, error: &JobError) {
     tracing::error!(job = job_id, error = %format!("{:#}", error.error), "chat answer abandoned");
-    let message = "Something went wrong while answering; send the message again.";
-    let result: Result<(), AppError> = async {
-        // A fresh emitter numbers after what is stored, so no sequence number is skipped.
-        let mut emitter = Emitter::open(state, job_id).await?;
-        emitter.emit(ChatEvent::Error { message: message.into(), retrying: false }).await?;
-        let mut tx = state.db.begin().await?;
-        let open = sqlx::query(
-            "update smartflow_ai.messages set status = 'failed', error = $2, last_seq = $3, \
-             completed_at = now() where id = $1 and status in ('queued', 'running')",
-        )
-        .bind(message_id)
-        .bind(message)
-        .bind(emitter.last_seq())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if open == 0 {
-            return Ok(());
-        }
-        schedule_prune(&mut tx, state).await?;
-        tx.commit().await?;
-        emitter.flush().await
-    }
-    .await;
-    if let Err(e) = result {
+    if let Err(e) = fail_open_reply(state, job_id, message_id).await {
         tracing::error!(job = job_id, error = %e, "could not mark the abandoned chat reply failed");
+    }
+}
+
+async fn fail_open_reply(state: &AppState, job_id: i64, message_id: Uuid) -> Result<(), AppError> {
+    let message = "Something went wrong while answering; send the message again.";
+    // A fresh emitter numbers after what is stored, so no sequence number is skipped.
+    let mut emitter = Emitter::open(state, job_id).await?;
+    emitter.emit(ChatEvent::Error { message: message.into(), retrying: false }).await?;
+    let mut tx = state.db.begin().await?;
+    let open = sqlx::query(
+        "update smartflow_ai.messages set status = 'failed', error = $2, last_seq = $3, \
+         completed_at = now() where id = $1 and status in ('queued', 'running')",
+    )
+    .bind(message_id)
+    .bind(message)
+    .bind(emitter.last_seq())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if open == 0 {
+        return Ok(());
+    }
+    schedule_prune(&mut tx, state).await?;
+    tx.commit().await?;
+    emitter.flush().await
+}
+
+/// Ends the reply of job `job_id` when the job is over without having ended it: a worker lost
+/// during the last attempt leaves the job `dead` (rescued, never run again) and its reply open.
+pub async fn end_if_abandoned(state: &AppState, job_id: i64) -> Result<(), AppError> {
+    let abandoned: Option<Uuid> = sqlx::query_scalar(
+        "select m.id from smartflow_ai.messages m \
+         left join smartflow_shared.jobs j on j.id = m.job_id \
+         where m.job_id = $1 and m.status in ('queued', 'running') \
+         and (j.id is null or j.state in ('dead', 'cancelled'))",
+    )
+    .bind(job_id)
+    .fetch_optional(&state.db)
+    .await?;
+    match abandoned {
+        Some(message_id) => {
+            tracing::warn!(job = job_id, "chat job ended without its reply; marking it failed");
+            fail_open_reply(state, job_id, message_id).await
+        }
+        None => Ok(()),
     }
 }
 

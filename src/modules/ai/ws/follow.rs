@@ -117,6 +117,7 @@ async fn catch_up(
     last: &mut i32,
     out: &mpsc::Sender<String>,
 ) -> Result<Flow, AppError> {
+    crate::modules::ai::chat::job::end_if_abandoned(state, job_id).await?;
     // Read the outcome first: every event but the final `done` is stored before the reply is,
     // so the events read next are complete up to it.
     let finished: Option<Outcome> = sqlx::query_as(
