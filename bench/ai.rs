@@ -318,8 +318,11 @@ async fn main() {
                 ));
                 contents.push(text);
             }
-            sqlx::query("insert into smartflow_ai.chunks (document_id, knowledge_base_id, workspace_id, ordinal, content, content_hash, start_offset, end_offset, language, embedding) \
-                select $1, $2, $3, o, c, md5(c || $1::text || o::text), 0, length(c), 'english', case when $6 then e::real[] end from unnest($4::text[], $5::text[]) with ordinality as t(c, e, o)")
+            sqlx::query("with t as (select c, e, o::int as o, md5(c || $1::text || o::text) as h from unnest($4::text[], $5::text[]) with ordinality as t(c, e, o)), \
+                ins as (insert into smartflow_ai.chunks (knowledge_base_id, workspace_id, content, content_hash, language, embedding) \
+                select $2, $3, c, h, 'english', case when $6 then e::real[] end from t returning id, content_hash) \
+                insert into smartflow_ai.chunk_sources (document_id, ordinal, chunk_id, knowledge_base_id, workspace_id, start_offset, end_offset) \
+                select $1, t.o, ins.id, $2, $3, 0, length(t.c) from t join ins on ins.content_hash = t.h")
                 .bind(doc).bind(kb).bind(workspace).bind(&contents).bind(&arrays).bind(embedded)
                 .execute(&state.db).await.unwrap();
         }

@@ -33,6 +33,9 @@ pub struct AiProviderSettings {
     pub anthropic: ProviderSettings,
     pub gemini: ProviderSettings,
     pub openai_compatible: Vec<CompatibleSettings>,
+    /// Prices for models the built-in table does not know (every OpenAI-compatible host's), or
+    /// that an operator pays differently for. They take precedence over the table.
+    pub prices: Vec<PriceSettings>,
     /// Chat requests and the worker that answers them.
     pub chat: ChatSettings,
     /// What agents' tools may do.
@@ -94,6 +97,24 @@ pub struct CompatibleSettings {
     pub max_retry_delay_ms: u64,
 }
 
+/// The price of one model at one provider, in USD per million tokens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceSettings {
+    /// A provider name: `openai`, `anthropic`, `gemini` or an `openai_compatible` name.
+    pub provider: String,
+    /// The model as requested or reported; dated versions (`-2025-04-14`) and `-latest` match.
+    pub model: String,
+    pub input: f64,
+    pub output: f64,
+    /// Prompt tokens read from the provider's cache; default `input`.
+    #[serde(default)]
+    pub cached_input: Option<f64>,
+    /// Prompt tokens written to the cache; default `input`.
+    #[serde(default)]
+    pub cache_write: Option<f64>,
+}
+
 impl Default for AiProviderSettings {
     fn default() -> Self {
         AiProviderSettings {
@@ -103,6 +124,7 @@ impl Default for AiProviderSettings {
             anthropic: ProviderSettings::built_in("anthropic"),
             gemini: ProviderSettings::built_in("gemini"),
             openai_compatible: Vec::new(),
+            prices: Vec::new(),
             chat: ChatSettings::default(),
             tools: ToolSettings::default(),
             websocket: WebSocketSettings::default(),
@@ -254,6 +276,32 @@ impl AiProviderSettings {
                 ));
             }
             listed.push(name);
+        }
+        for (i, price) in self.prices.iter().enumerate() {
+            let key = |field: &str| format!("ai.prices[{i}].{field}");
+            if !seen.contains(&price.provider.as_str()) {
+                return Err(ConfigError::invalid(
+                    key("provider"),
+                    format!("`{}` is not a provider; use {}", price.provider, seen.join(", ")),
+                ));
+            }
+            if price.model.trim().is_empty() {
+                return Err(ConfigError::invalid(key("model"), "required"));
+            }
+            let rates = [
+                ("input", Some(price.input)),
+                ("output", Some(price.output)),
+                ("cached_input", price.cached_input),
+                ("cache_write", price.cache_write),
+            ];
+            for (field, rate) in rates {
+                if rate.is_some_and(|r| !(0.0..=100_000.0).contains(&r)) {
+                    return Err(ConfigError::invalid(
+                        key(field),
+                        "expected USD per million tokens, from 0 to 100000",
+                    ));
+                }
+            }
         }
         self.chat.validate()?;
         self.tools.validate()?;

@@ -14,11 +14,20 @@ pub struct ChatSettings {
     pub job_timeout_secs: u64,
     /// Chunks retrieved from an agent's knowledge bases for each message.
     pub retrieval_top_k: usize,
+    /// Vector matches less similar (cosine, 0–1) are not given to the model, so a question
+    /// the knowledge bases cannot answer brings no sources. Depends on the embedding model:
+    /// unrelated texts score about 0.1 with OpenAI's, higher with some others.
+    pub retrieval_min_similarity: f64,
 }
 
 impl Default for ChatSettings {
     fn default() -> Self {
-        ChatSettings { max_message_chars: 16_000, job_timeout_secs: 300, retrieval_top_k: 4 }
+        ChatSettings {
+            max_message_chars: 16_000,
+            job_timeout_secs: 300,
+            retrieval_top_k: 4,
+            retrieval_min_similarity: 0.3,
+        }
     }
 }
 
@@ -65,6 +74,9 @@ pub struct WebSocketSettings {
     pub max_subscriptions: usize,
     /// How long a job's events are kept for clients that resume.
     pub event_retention_secs: u64,
+    /// A follower that hears nothing live for this long reads the job's stored events, so a
+    /// lost publish (Redis reconnect, publish error) delays events instead of losing them.
+    pub resync_interval_ms: u64,
     /// Origins allowed for cookie-authenticated sockets besides `app.base_url`
     /// (e.g. `https://app.example.com`).
     pub allowed_origins: Vec<String>,
@@ -80,6 +92,7 @@ impl Default for WebSocketSettings {
             send_timeout_ms: 5_000,
             max_subscriptions: 8,
             event_retention_secs: 900,
+            resync_interval_ms: 3_000,
             allowed_origins: Vec::new(),
         }
     }
@@ -101,6 +114,9 @@ pub struct KnowledgeSettings {
     pub candidates: usize,
     /// Reciprocal-rank-fusion constant: higher flattens the difference between ranks.
     pub rrf_k: u32,
+    /// Default floor (cosine, 0–1) on vector matches for `POST /api/knowledge/{id}/search`;
+    /// requests may set their own `min_similarity`.
+    pub min_similarity: f64,
     /// PostgreSQL text search configuration of new knowledge bases (`english`, `simple`…).
     pub default_language: String,
     /// Memory for vectors ranked in-process (without pgvector), per process; 0 reads them
@@ -117,6 +133,7 @@ impl Default for KnowledgeSettings {
             embedding_batch: 64,
             candidates: 50,
             rrf_k: 60,
+            min_similarity: 0.0,
             default_language: "english".into(),
             vector_cache_mb: 256,
         }
@@ -130,11 +147,19 @@ fn at_least(key: &str, value: u64, min: u64) -> Result<(), ConfigError> {
     Ok(())
 }
 
+fn fraction(key: &str, value: f64) -> Result<(), ConfigError> {
+    if !(0.0..=1.0).contains(&value) {
+        return Err(ConfigError::invalid(key, "expected a number from 0 to 1"));
+    }
+    Ok(())
+}
+
 impl ChatSettings {
     pub fn validate(&self) -> Result<(), ConfigError> {
         at_least("ai.chat.max_message_chars", self.max_message_chars as u64, 1)?;
         at_least("ai.chat.job_timeout_secs", self.job_timeout_secs, 1)?;
-        at_least("ai.chat.retrieval_top_k", self.retrieval_top_k as u64, 1)
+        at_least("ai.chat.retrieval_top_k", self.retrieval_top_k as u64, 1)?;
+        fraction("ai.chat.retrieval_min_similarity", self.retrieval_min_similarity)
     }
 }
 
@@ -160,6 +185,7 @@ impl WebSocketSettings {
         at_least("ai.websocket.send_timeout_ms", self.send_timeout_ms, 1)?;
         at_least("ai.websocket.max_subscriptions", self.max_subscriptions as u64, 1)?;
         at_least("ai.websocket.event_retention_secs", self.event_retention_secs, 1)?;
+        at_least("ai.websocket.resync_interval_ms", self.resync_interval_ms, 10)?;
         for (i, origin) in self.allowed_origins.iter().enumerate() {
             let ok = url::Url::parse(origin)
                 .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
@@ -187,6 +213,7 @@ impl KnowledgeSettings {
         at_least("ai.knowledge.embedding_batch", self.embedding_batch as u64, 1)?;
         at_least("ai.knowledge.candidates", self.candidates as u64, 1)?;
         at_least("ai.knowledge.rrf_k", u64::from(self.rrf_k), 1)?;
+        fraction("ai.knowledge.min_similarity", self.min_similarity)?;
         let lang = &self.default_language;
         if lang.is_empty() || !lang.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
             return Err(ConfigError::invalid(

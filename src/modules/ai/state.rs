@@ -77,8 +77,8 @@ pub fn key_context(workspace: Uuid, provider: &str) -> String {
     format!("ai_provider_key:{workspace}:{provider}")
 }
 
-/// The chat provider for a call: `preferred` (an agent's choice) or the default chain. A
-/// workspace key for a provider takes precedence over the server's.
+/// The chat provider for a call: `preferred` (an agent's choice) or the default chain, in the
+/// `ai.fallback` order. A workspace key for a provider takes precedence over the server's.
 pub async fn chat_provider(
     state: &AppState,
     workspace: Uuid,
@@ -95,21 +95,7 @@ pub async fn chat_provider(
     if keys.is_empty() {
         return Ok(ai.registry.default_provider()?);
     }
-    // The workspace's own providers first, then the server's as fallback.
-    let mut chain: Vec<Arc<dyn LlmProvider>> = Vec::new();
-    for (name, key) in keys {
-        chain.push(ai.registry.with_key(&name, key)?);
-    }
-    for p in ai.registry.providers() {
-        if !chain.iter().any(|c| c.name() == p.name()) {
-            chain.push(p.clone());
-        }
-    }
-    Ok(if chain.len() == 1 {
-        chain.remove(0)
-    } else {
-        Arc::new(super::providers::FallbackChain::new("workspace", chain))
-    })
+    Ok(ai.registry.default_with_keys(&keys)?)
 }
 
 /// The provider embeddings come from, or `None` when nothing is configured (knowledge bases

@@ -3,8 +3,10 @@
 
 use std::collections::BTreeSet;
 
+use futures_util::StreamExt;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
 use serde_json::{Value, json};
-use smartflow::Application;
 use wiremock::MockServer;
 
 use super::support::*;
@@ -14,9 +16,10 @@ const TOKENS: &[&str] = &["Our ", "office ", "opens ", "at ", "nine ", "every ",
 
 #[tokio::test]
 async fn chat_streams_over_the_websocket_resumes_after_a_reconnect_and_stores_the_reply() {
-    let fake = MockServer::start().await;
-    mount_chat(&fake, TOKENS).await;
-    let app = ai_app(&fake, |_| {}).await;
+    // The provider streams three tokens, then holds the rest until released: the socket is
+    // dropped and reopened while the job is still running.
+    let fake = GatedChat::start(TOKENS, 3).await;
+    let app = gated_app(&fake, |_| {}).await;
     let alice = app.signup("alice@example.com").await;
     let agent = create_agent(
         &app,
@@ -26,13 +29,7 @@ async fn chat_streams_over_the_websocket_resumes_after_a_reconnect_and_stores_th
     .await;
 
     // A second instance on the same database and Redis serves the socket; the first runs jobs.
-    let mut other = app.settings.clone();
-    other.process.workers = false;
-    other.process.cron = false;
-    let instance_b = Application::build(other).await.unwrap();
-    let b_address = format!("http://127.0.0.1:{}", instance_b.port());
-    let b_stop = instance_b.shutdown_handle();
-    tokio::spawn(instance_b.run_until_stopped());
+    let (b_address, b_stop) = second_instance(&app, |_| {}).await;
 
     let res = app
         .post_as(
@@ -51,18 +48,24 @@ async fn chat_streams_over_the_websocket_resumes_after_a_reconnect_and_stores_th
     send(&mut ws, json!({"type": "subscribe", "job_id": job_id, "after": 0})).await;
     assert_eq!(next(&mut ws).await, json!({"type": "subscribed", "job_id": job_id, "after": 0}));
 
-    app.run_jobs().await;
-    // Read part of the answer live, then drop the connection mid-stream.
+    let worker = run_jobs_in_background(&app);
+    // Read the part of the answer the provider has sent, then drop the connection mid-stream.
     let first: Vec<Value> = vec![next(&mut ws).await, next(&mut ws).await, next(&mut ws).await];
+    assert!(first.iter().all(|e| e["type"] == "token"), "{first:?}");
     drop(ws);
     let last_seen = first.last().unwrap()["seq"].as_i64().unwrap();
+    let running: Value =
+        app.get_as(&format!("/api/chat/jobs/{job_id}"), &alice.token).await.json().await.unwrap();
+    assert_eq!(running["status"], "running", "the answer is still being written");
 
     let mut ws = connect(&b_address, "").await;
     send(&mut ws, json!({"type": "auth", "token": alice.token})).await;
     assert_eq!(next(&mut ws).await["type"], "ready");
     send(&mut ws, json!({"type": "subscribe", "job_id": job_id, "after": last_seen})).await;
     assert_eq!(next(&mut ws).await["type"], "subscribed");
+    fake.release();
     let rest = until(&mut ws, "done").await;
+    worker.await.unwrap();
 
     let all: Vec<&Value> = first.iter().chain(rest.iter()).collect();
     let seqs: Vec<i64> = all.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
@@ -109,9 +112,9 @@ async fn chat_streams_over_the_websocket_resumes_after_a_reconnect_and_stores_th
     // A follow-up remembers the conversation: the first exchange is sent as memory.
     let res = app.post_as("/api/chat", &alice.token, &json!({"agent_id": agent, "conversation_id": conversation, "message": "And on Sunday?"})).await;
     assert_eq!(res.status(), 202);
+    fake.release();
     app.run_jobs().await;
-    let requests = fake.received_requests().await.unwrap();
-    let body: Value = serde_json::from_slice(&requests.last().unwrap().body).unwrap();
+    let body = fake.bodies().pop().unwrap();
     let sent: Vec<(&str, &str)> = body["messages"]
         .as_array()
         .unwrap()
@@ -127,6 +130,52 @@ async fn chat_streams_over_the_websocket_resumes_after_a_reconnect_and_stores_th
             ("user", "And on Sunday?")
         ]
     );
+    b_stop.shutdown();
+}
+
+#[tokio::test]
+async fn a_subscriber_whose_live_feed_misses_the_events_still_receives_them_and_done() {
+    let fake = GatedChat::start(TOKENS, 2).await;
+    let app = gated_app(&fake, |s| s.ai.websocket.resync_interval_ms = 100).await;
+    let alice = app.signup("alice@example.com").await;
+    let agent = create_agent(&app, &alice.token, json!({})).await;
+    // The socket's instance has its own in-memory pub/sub: nothing the worker publishes (on
+    // Redis) reaches it, as when a publish is lost. Only the stored events can.
+    let (b_address, b_stop) =
+        second_instance(&app, |s| s.redis.url = smartflow::config::Secret::default()).await;
+    let accepted: Value = app
+        .post_as("/api/chat", &alice.token, &json!({"agent_id": agent, "message": "Hours?"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let job_id = accepted["job_id"].as_i64().unwrap();
+    let worker = run_jobs_in_background(&app);
+    eventually("the first events are stored", || async {
+        let n: i64 =
+            sqlx::query_scalar("select count(*) from smartflow_ai.chat_events where job_id = $1")
+                .bind(job_id)
+                .fetch_one(&app.db)
+                .await
+                .unwrap();
+        n >= 2
+    })
+    .await;
+
+    let mut ws = connect(&b_address, &format!("?access_token={}", alice.token)).await;
+    assert_eq!(next(&mut ws).await["type"], "ready");
+    send(&mut ws, json!({"type": "subscribe", "job_id": job_id, "after": 0})).await;
+    assert_eq!(next(&mut ws).await["type"], "subscribed");
+    // Served from the table on subscribe; the follower now waits on its (deaf) live feed.
+    let first = [next(&mut ws).await, next(&mut ws).await];
+    fake.release();
+    worker.await.unwrap();
+    let rest = until(&mut ws, "done").await;
+
+    let seqs: Vec<i64> =
+        first.iter().chain(rest.iter()).map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "no gaps, no duplicates");
+    assert_eq!(rest.last().unwrap()["content"], TOKENS.concat());
     b_stop.shutdown();
 }
 
@@ -330,4 +379,199 @@ async fn budgets_are_enforced_before_a_call_and_agents_keep_their_versions() {
     assert!(problem["detail"].as_str().unwrap().contains("budget"), "{problem}");
     let usage: Value = app.get_as("/api/ai/usage", &alice.token).await.json().await.unwrap();
     assert_eq!(usage["spent_usd_micros"], 61);
+}
+
+#[tokio::test]
+async fn a_last_attempt_that_fails_after_the_answer_still_ends_the_reply_with_an_error() {
+    let fake = MockServer::start().await;
+    mount_chat(&fake, TOKENS).await;
+    let app = ai_app(&fake, |_| {}).await;
+    let alice = app.signup("alice@example.com").await;
+    let agent = create_agent(&app, &alice.token, json!({})).await;
+    // Storing the finished reply fails (as when the database goes away at that moment).
+    sqlx::query(
+        "create function smartflow_ai.refuse_completed() returns trigger language plpgsql as \
+         $$ begin if new.status = 'completed' then raise exception 'storage is gone'; end if; \
+         return new; end $$",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+    sqlx::query(
+        "create trigger refuse_completed before update on smartflow_ai.messages \
+         for each row execute function smartflow_ai.refuse_completed()",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let accepted: Value = app
+        .post_as("/api/chat", &alice.token, &json!({"agent_id": agent, "message": "Hours?"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let job_id = accepted["job_id"].as_i64().unwrap();
+    // This attempt is the last one.
+    sqlx::query("update smartflow_shared.jobs set max_attempts = 1 where id = $1")
+        .bind(job_id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let mut ws = connect(&app.address, &format!("?access_token={}", alice.token)).await;
+    next(&mut ws).await;
+    send(&mut ws, json!({"type": "subscribe", "job_id": job_id})).await;
+    assert_eq!(next(&mut ws).await["type"], "subscribed");
+
+    app.run_jobs().await;
+
+    let events = until(&mut ws, "error").await;
+    let last = events.last().unwrap();
+    assert_eq!(last["retrying"], false, "{events:?}");
+    let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "no sequence number skipped");
+    let status: Value =
+        app.get_as(&format!("/api/chat/jobs/{job_id}"), &alice.token).await.json().await.unwrap();
+    assert_eq!(status["status"], "failed");
+    assert_eq!(status["last_seq"], *seqs.last().unwrap());
+    let state: String = sqlx::query_scalar("select state from smartflow_shared.jobs where id = $1")
+        .bind(job_id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(state, "dead");
+}
+
+#[tokio::test]
+async fn another_user_of_the_same_workspace_cannot_read_the_conversation() {
+    let fake = MockServer::start().await;
+    mount_chat(&fake, TOKENS).await;
+    let app = ai_app(&fake, |_| {}).await;
+    let alice = app.signup("alice@example.com").await;
+    let bob = app.member(&alice, "bob@example.com", "user").await;
+    let agent = create_agent(&app, &alice.token, json!({})).await;
+    let accepted: Value = app
+        .post_as("/api/chat", &alice.token, &json!({"agent_id": agent, "message": "My salary?"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    app.run_jobs().await;
+    let (job, conversation) =
+        (accepted["job_id"].as_i64().unwrap(), accepted["conversation_id"].as_str().unwrap());
+
+    for path in [
+        format!("/api/chat/jobs/{job}"),
+        format!("/api/conversations/{conversation}"),
+        format!("/api/conversations/{conversation}/messages"),
+    ] {
+        assert_problem(app.get_as(&path, &bob.token).await, 404).await;
+    }
+    let list: Vec<Value> = app.get_as("/api/conversations", &bob.token).await.json().await.unwrap();
+    assert!(list.is_empty());
+    // Bob may use the agent, but not continue Alice's conversation with it.
+    let res = app
+        .post_as(
+            "/api/chat",
+            &bob.token,
+            &json!({"agent_id": agent, "conversation_id": conversation, "message": "And?"}),
+        )
+        .await;
+    assert_problem(res, 404).await;
+    let mut ws = connect(&app.address, &format!("?access_token={}", bob.token)).await;
+    next(&mut ws).await;
+    send(&mut ws, json!({"type": "subscribe", "job_id": job})).await;
+    assert_eq!(next(&mut ws).await["code"], "not_found:404");
+}
+
+#[tokio::test]
+async fn a_client_that_does_not_read_is_closed_while_the_worker_finishes() {
+    // Large tokens fill the socket's buffers quickly when the client reads nothing.
+    static BIG: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+        (0..64).map(|i| format!("{i:02}{}", "x".repeat(256 * 1024))).collect()
+    });
+    let tokens: Vec<&str> = BIG.iter().map(String::as_str).collect();
+    let fake = MockServer::start().await;
+    mount_chat(&fake, &tokens).await;
+    let app = ai_app(&fake, |s| s.ai.websocket.send_timeout_ms = 200).await;
+    let alice = app.signup("alice@example.com").await;
+    let agent = create_agent(&app, &alice.token, json!({})).await;
+    let accepted: Value = app
+        .post_as("/api/chat", &alice.token, &json!({"agent_id": agent, "message": "Everything"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let job_id = accepted["job_id"].as_i64().unwrap();
+    let mut ws = connect(&app.address, &format!("?access_token={}", alice.token)).await;
+    assert_eq!(next(&mut ws).await["type"], "ready");
+    send(&mut ws, json!({"type": "subscribe", "job_id": job_id})).await;
+    assert_eq!(next(&mut ws).await["type"], "subscribed");
+
+    // The worker does not wait for the socket: the answer is complete while nobody reads it.
+    app.run_jobs().await;
+    let status: Value =
+        app.get_as(&format!("/api/chat/jobs/{job_id}"), &alice.token).await.json().await.unwrap();
+    assert_eq!(status["status"], "completed");
+    eventually("the server gives up on the socket", || async {
+        let metrics = app.get("/metrics").await.text().await.unwrap();
+        metrics.lines().any(|l| {
+            l.starts_with("ai_websocket_closed_total{reason=\"too_slow\"}") && !l.ends_with(" 0")
+        })
+    })
+    .await;
+
+    // What was already on its way arrives, then the close: 1013, try again later.
+    let close = loop {
+        match tokio::time::timeout(std::time::Duration::from_secs(20), ws.next())
+            .await
+            .expect("the socket is closed in time")
+        {
+            Some(Ok(WsMessage::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(close.map(|f| u16::from(f.code)), Some(1013));
+}
+
+#[tokio::test]
+async fn a_job_that_died_without_ending_its_reply_is_ended_for_its_subscribers() {
+    let fake = MockServer::start().await;
+    mount_chat(&fake, TOKENS).await;
+    let app = ai_app(&fake, |s| s.ai.websocket.resync_interval_ms = 100).await;
+    let alice = app.signup("alice@example.com").await;
+    let agent = create_agent(&app, &alice.token, json!({})).await;
+    let accepted: Value = app
+        .post_as("/api/chat", &alice.token, &json!({"agent_id": agent, "message": "Hours?"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let job_id = accepted["job_id"].as_i64().unwrap();
+    let mut ws = connect(&app.address, &format!("?access_token={}", alice.token)).await;
+    next(&mut ws).await;
+    send(&mut ws, json!({"type": "subscribe", "job_id": job_id})).await;
+    assert_eq!(next(&mut ws).await["type"], "subscribed");
+    // Its worker was lost during the last attempt: the rescue marks the job dead, and nothing
+    // will run it again.
+    sqlx::query(
+        "update smartflow_shared.jobs set state = 'dead', finished_at = now(), \
+         last_error = 'worker lost (no heartbeat)' where id = $1",
+    )
+    .bind(job_id)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    sqlx::query("update smartflow_ai.messages set status = 'running' where job_id = $1")
+        .bind(job_id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+
+    let end = until(&mut ws, "error").await;
+    assert_eq!(end.last().unwrap()["retrying"], false);
+    assert_eq!(end.last().unwrap()["seq"], 1);
+    let status: Value =
+        app.get_as(&format!("/api/chat/jobs/{job_id}"), &alice.token).await.json().await.unwrap();
+    assert_eq!(status["status"], "failed");
 }

@@ -242,7 +242,7 @@ async fn documents_are_chunked_with_overlap_and_duplicates_are_stored_once() {
     assert_problem(again, 409).await;
     let shared = add_document(&app, &alice.token, &kb, json!({"title": "Quick start", "content": format!("{p1}\n\nPress the steam button for milk, wait until the light turns green, then froth for thirty seconds and wipe the wand.")})).await;
     assert_eq!(shared["duplicate_chunks"], 1);
-    assert_eq!(shared["chunk_count"], 1);
+    assert_eq!(shared["chunk_count"], 2);
     let stored: i64 =
         sqlx::query_scalar("select count(*) from smartflow_ai.chunks where content = $1")
             .bind(p1)
@@ -371,7 +371,7 @@ async fn a_chat_reply_cites_the_chunk_that_holds_the_answer() {
     assert_eq!(citations.len(), 1, "{status}");
     assert_eq!(citations[0]["document_title"], "Refund policy");
     assert!(citations[0]["snippet"].as_str().unwrap().contains("within 30 days"));
-    let chunk_id: String = sqlx::query_scalar("select c.id::text from smartflow_ai.chunks c join smartflow_ai.documents d on d.id = c.document_id where d.title = 'Refund policy'").fetch_one(&app.db).await.unwrap();
+    let chunk_id: String = sqlx::query_scalar("select s.chunk_id::text from smartflow_ai.chunk_sources s join smartflow_ai.documents d on d.id = s.document_id where d.title = 'Refund policy'").fetch_one(&app.db).await.unwrap();
     assert_eq!(citations[0]["chunk_id"], chunk_id.as_str());
     let kinds: Vec<&str> =
         status["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
@@ -487,4 +487,424 @@ async fn the_tool_loop_fetches_allowed_urls_only_and_stops_at_its_cap() {
         fetched.iter().all(|r| r.url.path() == "/status"),
         "the admin page was never requested"
     );
+}
+
+#[tokio::test]
+async fn a_chunk_shared_by_two_documents_survives_deleting_either_and_keeps_each_ones_metadata() {
+    let fake = MockServer::start().await;
+    mount_embeddings(&fake).await;
+    let app = ai_app(&fake, |s| {
+        s.ai.knowledge.chunk_chars = 200;
+        s.ai.knowledge.chunk_overlap_chars = 40;
+    })
+    .await;
+    let alice = app.signup("alice@example.com").await;
+    let kb = create_kb(&app, &alice.token, "Manuals").await;
+    let shared = "The espresso machine heats up in about twenty minutes. Always fill the water tank before switching it on, and empty the drip tray daily.";
+    let manual = add_document(&app, &alice.token, &kb, json!({"title": "Manual", "metadata": {"kind": "manual"},
+        "content": format!("{shared}\n\nDescale the boiler every month with the provided solution, then rinse the tank twice with fresh water.")})).await;
+    let leaflet_text = format!(
+        "{shared}\n\nWelcome to your new machine, and thank you for choosing our coffee equipment today."
+    );
+    let leaflet = add_document(
+        &app,
+        &alice.token,
+        &kb,
+        json!({"title": "Leaflet", "metadata": {"kind": "leaflet"},
+        "content": leaflet_text}),
+    )
+    .await;
+    assert_eq!(leaflet["duplicate_chunks"], 1, "{leaflet}");
+    let stored = |content: &'static str| {
+        let db = app.db.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "select count(*) from smartflow_ai.chunks where content = $1",
+            )
+            .bind(content)
+            .fetch_one(&db)
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(stored(shared).await, 1, "stored once");
+
+    // The shared chunk answers for the leaflet with the leaflet's metadata and offsets.
+    let res = app
+        .post_as(
+            &format!("/api/knowledge/{kb}/search"),
+            &alice.token,
+            &json!({"query": "espresso heats", "top_k": 3, "filter": {"kind": "leaflet"}}),
+        )
+        .await;
+    let hits: Value = res.json().await.unwrap();
+    let hit = &hits["hits"][0];
+    assert_eq!(hit["content"], shared);
+    assert_eq!(hit["document_id"], leaflet["id"]);
+    assert_eq!(hit["metadata"], json!({"kind": "leaflet"}));
+    let (start, end) = (
+        hit["start_offset"].as_u64().unwrap() as usize,
+        hit["end_offset"].as_u64().unwrap() as usize,
+    );
+    assert_eq!(leaflet_text.chars().skip(start).take(end - start).collect::<String>(), shared);
+
+    // Deleting the manual leaves the leaflet's text whole.
+    let manual_id = manual["id"].as_str().unwrap();
+    let res = app
+        .send_as(
+            reqwest::Method::DELETE,
+            &format!("/api/knowledge/{kb}/documents/{manual_id}"),
+            &alice.token,
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+    assert_eq!(stored(shared).await, 1);
+    let leaflet_id = leaflet["id"].as_str().unwrap();
+    let chunks: Vec<Value> = app
+        .get_as(&format!("/api/knowledge/{kb}/documents/{leaflet_id}/chunks"), &alice.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(chunks.len(), 2);
+    assert_eq!(chunks[0]["content"], shared);
+    let found = search(&app, &alice.token, &kb, "espresso heats", 1).await;
+    assert_eq!(found["hits"][0]["document_id"], leaflet["id"]);
+    assert_eq!(found["hits"][0]["content"], shared);
+    let descale: i64 = sqlx::query_scalar(
+        "select count(*) from smartflow_ai.chunks where content like 'Descale the boiler%'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(descale, 0, "text only the manual had is gone with it");
+
+    // The last document using it takes the chunk along.
+    app.send_as(
+        reqwest::Method::DELETE,
+        &format!("/api/knowledge/{kb}/documents/{leaflet_id}"),
+        &alice.token,
+        None,
+    )
+    .await;
+    assert_eq!(stored(shared).await, 0);
+}
+
+#[tokio::test]
+async fn a_question_the_knowledge_base_cannot_answer_brings_no_sources() {
+    let fake = MockServer::start().await;
+    mount_embeddings(&fake).await;
+    Mock::given(matchers::method("POST"))
+        .and(matchers::path("/v1/chat/completions"))
+        .respond_with(CitingModel("within 30 days"))
+        .mount(&fake)
+        .await;
+    let app = ai_app(&fake, |_| {}).await;
+    let alice = app.signup("alice@example.com").await;
+    let kb = load_corpus(&app, &alice.token).await;
+    let question = "Which volcano erupted";
+    // Vectors always have nearest neighbours; without a floor they come back.
+    let res = app
+        .post_as(
+            &format!("/api/knowledge/{kb}/search"),
+            &alice.token,
+            &json!({"query": question, "top_k": 3, "min_similarity": 0}),
+        )
+        .await;
+    let unfloored: Value = res.json().await.unwrap();
+    assert!(!unfloored["hits"].as_array().unwrap().is_empty(), "{unfloored}");
+    let res = app
+        .post_as(
+            &format!("/api/knowledge/{kb}/search"),
+            &alice.token,
+            &json!({"query": question, "top_k": 3, "min_similarity": 0.3}),
+        )
+        .await;
+    let floored: Value = res.json().await.unwrap();
+    assert_eq!(floored["hits"], json!([]), "{floored}");
+
+    let agent = create_agent(
+        &app,
+        &alice.token,
+        json!({"system_prompt": "Answer from the sources.", "knowledge_bases": [kb]}),
+    )
+    .await;
+    let accepted: Value = app
+        .post_as("/api/chat", &alice.token, &json!({"agent_id": agent, "message": question}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    app.run_jobs().await;
+
+    let status: Value = app
+        .get_as(&format!("/api/chat/jobs/{}", accepted["job_id"]), &alice.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["status"], "completed");
+    assert_eq!(status["message"]["citations"], json!([]));
+    let requests = fake.received_requests().await.unwrap();
+    let chat = requests.iter().rfind(|r| r.url.path() == "/v1/chat/completions").unwrap();
+    let body: Value = serde_json::from_slice(&chat.body).unwrap();
+    assert_eq!(body["messages"][0]["content"], "Answer from the sources.", "no sources given");
+}
+
+#[tokio::test]
+async fn knowledge_bases_stay_in_their_workspace_even_for_agents() {
+    let fake = MockServer::start().await;
+    mount_embeddings(&fake).await;
+    Mock::given(matchers::method("POST"))
+        .and(matchers::path("/v1/chat/completions"))
+        .respond_with(CitingModel("within 30 days"))
+        .mount(&fake)
+        .await;
+    let app = ai_app(&fake, |_| {}).await;
+    let alice = app.signup("alice@example.com").await;
+    let mallory = app.signup("mallory@example.com").await;
+    let kb = load_corpus(&app, &alice.token).await;
+    let docs: Vec<Value> = app
+        .get_as(&format!("/api/knowledge/{kb}/documents"), &alice.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let doc = docs[0]["id"].as_str().unwrap();
+
+    for path in [
+        format!("/api/knowledge/{kb}"),
+        format!("/api/knowledge/{kb}/documents"),
+        format!("/api/knowledge/{kb}/documents/{doc}"),
+        format!("/api/knowledge/{kb}/documents/{doc}/chunks"),
+    ] {
+        assert_problem(app.get_as(&path, &mallory.token).await, 404).await;
+    }
+    let res = app
+        .post_as(
+            &format!("/api/knowledge/{kb}/search"),
+            &mallory.token,
+            &json!({"query": "refund"}),
+        )
+        .await;
+    assert_problem(res, 404).await;
+    let res = app
+        .post_as(
+            &format!("/api/knowledge/{kb}/documents"),
+            &mallory.token,
+            &json!({"content": "x y z"}),
+        )
+        .await;
+    assert_problem(res, 404).await;
+    let listed: Vec<Value> =
+        app.get_as("/api/knowledge", &mallory.token).await.json().await.unwrap();
+    assert!(listed.is_empty());
+
+    // An agent cannot be given another workspace's knowledge base…
+    let res = app
+        .post_as(
+            "/api/agents",
+            &mallory.token,
+            &json!({"name": "Spy", "configuration": {"knowledge_bases": [kb]}}),
+        )
+        .await;
+    let problem = assert_problem(res, 422).await;
+    assert_eq!(problem["errors"][0]["field"], "configuration.knowledge_bases.0");
+    // …and one whose stored configuration names it anyway retrieves nothing from it.
+    let agent = create_agent(&app, &mallory.token, json!({"system_prompt": "Answer."})).await;
+    sqlx::query(
+        "update smartflow_ai.agent_versions set configuration = jsonb_set(configuration, '{knowledge_bases}', $2) \
+         where agent_id = $1::uuid",
+    )
+    .bind(&agent)
+    .bind(json!([kb]))
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let accepted: Value = app
+        .post_as(
+            "/api/chat",
+            &mallory.token,
+            &json!({"agent_id": agent, "message": "How long do I have to ask for a refund?"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    app.run_jobs().await;
+    let status: Value = app
+        .get_as(&format!("/api/chat/jobs/{}", accepted["job_id"]), &mallory.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["status"], "completed", "{status}");
+    assert_eq!(status["message"]["citations"], json!([]));
+    let requests = fake.received_requests().await.unwrap();
+    let chat = requests.iter().rfind(|r| r.url.path() == "/v1/chat/completions").unwrap();
+    let body = String::from_utf8_lossy(&chat.body).to_string();
+    assert!(!body.contains("within 30 days"), "alice's text reached mallory's agent");
+}
+
+#[tokio::test]
+async fn http_fetch_refuses_loopback_targets_unless_allowed() {
+    let fake = MockServer::start().await;
+    let site = MockServer::start().await;
+    Mock::given(matchers::path("/status"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw("All systems operational", "text/plain"),
+        )
+        .mount(&site)
+        .await;
+    let url = format!("{}/status", site.uri());
+    Mock::given(matchers::method("POST"))
+        .and(matchers::path("/v1/chat/completions"))
+        .respond_with(sse(tool_call_body("call_1", "http_fetch", &json!({"url": url}))))
+        .up_to_n_times(1)
+        .mount(&fake)
+        .await;
+    mount_chat(&fake, &["It could not be checked."]).await;
+    // The default: private and loopback targets are refused.
+    let app = ai_app(&fake, |_| {}).await;
+    assert!(!app.settings.ai.tools.allow_private_targets);
+    let alice = app.signup("alice@example.com").await;
+    let agent = create_agent(
+        &app,
+        &alice.token,
+        json!({"tools": [{"type": "http_fetch", "allowed_urls": [site.uri()]}]}),
+    )
+    .await;
+    let accepted: Value = app
+        .post_as("/api/chat", &alice.token, &json!({"agent_id": agent, "message": "Status?"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    app.run_jobs().await;
+
+    let status: Value = app
+        .get_as(&format!("/api/chat/jobs/{}", accepted["job_id"]), &alice.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let call = &status["message"]["tool_calls"][0];
+    assert_eq!(call["is_error"], true, "{status}");
+    assert!(call["result_preview"].as_str().unwrap().contains("refused"), "{call}");
+    assert!(
+        site.received_requests().await.unwrap().is_empty(),
+        "nothing reached the loopback site"
+    );
+}
+
+/// A database on the pgvector server of `TEST_PGVECTOR_URL`, dropped at the end.
+struct PgvectorDatabase {
+    server: String,
+    name: String,
+}
+
+impl PgvectorDatabase {
+    async fn create(server: &str) -> PgvectorDatabase {
+        use sqlx::Connection;
+        let name = format!("smartflow_pgvector_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = sqlx::PgConnection::connect(&format!("{server}/postgres"))
+            .await
+            .expect("the pgvector server of TEST_PGVECTOR_URL is reachable");
+        sqlx::query(sqlx::AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#)))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        PgvectorDatabase { server: server.to_string(), name }
+    }
+
+    fn url(&self) -> String {
+        format!("{}/{}", self.server, self.name)
+    }
+}
+
+impl Drop for PgvectorDatabase {
+    fn drop(&mut self) {
+        let (server, name) = (self.server.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            use sqlx::Connection;
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                return;
+            };
+            rt.block_on(async {
+                if let Ok(mut conn) =
+                    sqlx::PgConnection::connect(&format!("{server}/postgres")).await
+                {
+                    let drop = format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#);
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(drop)).execute(&mut conn).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// The hybrid corpus where vectors are ranked in SQL by pgvector: against the server of
+/// `TEST_PGVECTOR_URL` (scripts/test starts one with scripts/pgvector-server), skipped without.
+#[tokio::test]
+#[allow(clippy::print_stderr)]
+async fn hybrid_search_with_pgvector_ranks_vectors_in_sql() {
+    let Ok(server) = std::env::var("TEST_PGVECTOR_URL") else {
+        eprintln!("skipped: TEST_PGVECTOR_URL is not set (scripts/pgvector-server provides one)");
+        return;
+    };
+    let database = PgvectorDatabase::create(server.trim_end_matches('/')).await;
+    let fake = MockServer::start().await;
+    mount_embeddings(&fake).await;
+    let url = database.url();
+    let app = ai_app(&fake, move |s| {
+        s.database.url = smartflow::config::Secret::new(url);
+        s.database.migrate_on_start = true;
+    })
+    .await;
+    let has_column: bool = sqlx::query_scalar(
+        "select exists (select 1 from information_schema.columns where table_schema = 'smartflow_ai' \
+         and table_name = 'chunks' and column_name = 'embedding_vector')",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert!(has_column, "the migration adds the vector column where the extension exists");
+    let alice = app.signup("alice@example.com").await;
+    let kb = load_corpus(&app, &alice.token).await;
+
+    let hybrid = recall_at_3(&app, &alice.token, &kb, "hybrid").await;
+    eprintln!("knowledge recall@3 with pgvector: {hybrid:.2}");
+    assert!(hybrid >= 0.9, "hybrid recall@3 with pgvector was {hybrid}");
+    let unembedded: i64 = sqlx::query_scalar(
+        "select count(*) from smartflow_ai.chunks where embedding_vector is null",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(unembedded, 0);
+    // A synonym-only question is found by the vector rank computed in SQL, filters included.
+    let res = app
+        .post_as(
+            &format!("/api/knowledge/{kb}/search"),
+            &alice.token,
+            &json!({"query": "Which firm delivers my parcel?", "top_k": 3, "filter": {"topic": "Shipping"}}),
+        )
+        .await;
+    let found: Value = res.json().await.unwrap();
+    assert_eq!(found["hits"][0]["document_title"], "Shipping", "{found}");
+    assert_eq!(found["hits"][0]["vector_rank"], 1);
+    let floored = app
+        .post_as(
+            &format!("/api/knowledge/{kb}/search"),
+            &alice.token,
+            &json!({"query": "Which volcano erupted", "top_k": 3, "min_similarity": 0.3}),
+        )
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(floored["hits"], json!([]));
+    drop(app);
+    drop(database);
 }

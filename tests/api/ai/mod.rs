@@ -5,3 +5,4 @@ mod chat;
 mod knowledge;
 mod pages;
 mod support;
+mod usage;

@@ -228,3 +228,145 @@ pub async fn until(ws: &mut Socket, kind: &str) -> Vec<Value> {
         }
     }
 }
+
+/// A fake OpenAI chat endpoint that streams the first `held_after` tokens of each answer, then
+/// holds the stream open until [`GatedChat::release`]: a job that is still running.
+pub struct GatedChat {
+    pub uri: String,
+    release: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Bodies of the requests received, in order.
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+}
+
+impl GatedChat {
+    pub async fn start(tokens: &'static [&'static str], held_after: usize) -> GatedChat {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let uri = format!("http://{}", listener.local_addr().unwrap());
+        let release = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+        let gate = release.clone();
+        let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen_bodies = bodies.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let gate = gate.clone();
+                let seen_bodies = seen_bodies.clone();
+                tokio::spawn(async move {
+                    let body = read_request(&mut socket).await;
+                    seen_bodies
+                        .lock()
+                        .unwrap()
+                        .push(serde_json::from_slice(&body).unwrap_or_default());
+                    let body = stream_body(tokens, 120, tokens.len() as u64);
+                    let events: Vec<&str> = body.split_inclusive("\n\n").collect();
+                    // The role chunk and the first tokens, then the rest once released.
+                    let (first, rest) = events.split_at((held_after + 1).min(events.len()));
+                    let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
+                                transfer-encoding: chunked\r\n\r\n";
+                    let chunk = |s: String| format!("{:x}\r\n{s}\r\n", s.len());
+                    let mut out = head.to_string();
+                    out.push_str(&chunk(first.concat()));
+                    if socket.write_all(out.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    let _ = socket.flush().await;
+                    let Ok(permit) = gate.acquire().await else { return };
+                    permit.forget();
+                    let tail = format!("{}0\r\n\r\n", chunk(rest.concat()));
+                    let _ = socket.write_all(tail.as_bytes()).await;
+                    let _ = socket.shutdown().await;
+                });
+            }
+        });
+
+        async fn read_request(socket: &mut tokio::net::TcpStream) -> Vec<u8> {
+            let mut buffer = vec![0u8; 64 * 1024];
+            let mut seen = Vec::new();
+            loop {
+                let n = match socket.read(&mut buffer).await {
+                    Ok(0) | Err(_) => return Vec::new(),
+                    Ok(n) => n,
+                };
+                seen.extend_from_slice(&buffer[..n]);
+                let text = String::from_utf8_lossy(&seen).to_string();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .and_then(|v| v.trim().parse::<usize>().ok())
+                        })
+                        .unwrap_or(0);
+                    if seen.len() >= end + 4 + length {
+                        return seen[end + 4..end + 4 + length].to_vec();
+                    }
+                }
+            }
+        }
+        GatedChat { uri, release, bodies }
+    }
+
+    pub fn bodies(&self) -> Vec<Value> {
+        self.bodies.lock().unwrap().clone()
+    }
+
+    /// Lets one held answer finish.
+    pub fn release(&self) {
+        self.release.add_permits(1);
+    }
+}
+
+/// An app like [`ai_app`] whose OpenAI provider is a [`GatedChat`].
+pub async fn gated_app(chat: &GatedChat, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    let uri = chat.uri.clone();
+    spawn_app_with(CacheKind::Redis, move |s| {
+        s.process.workers = false;
+        s.process.cron = false;
+        s.billing.default_plan = "business".into();
+        s.ai.openai.api_key = Secret::new("sk-test-fake-key");
+        s.ai.openai.base_url = uri;
+        s.ai.openai.max_retries = 0;
+        tweak(s);
+    })
+    .await
+}
+
+/// Runs the app's due jobs on a task of its own (a worker), so the test can act meanwhile.
+pub fn run_jobs_in_background(app: &TestApp) -> tokio::task::JoinHandle<usize> {
+    let state = app.state.clone();
+    tokio::spawn(async move {
+        smartflow::platform::jobs::run_pending(&state, &smartflow::platform::job_registry())
+            .await
+            .expect("jobs ran")
+    })
+}
+
+/// Polls `check` until it holds; the deadline only turns a hang into a failure.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A second instance on the same database, serving sockets only; `tweak` may change its cache.
+pub async fn second_instance(
+    app: &TestApp,
+    tweak: impl FnOnce(&mut Settings),
+) -> (String, smartflow::app::ShutdownHandle) {
+    let mut other = app.settings.clone();
+    other.process.workers = false;
+    other.process.cron = false;
+    tweak(&mut other);
+    let instance = smartflow::Application::build(other).await.unwrap();
+    let address = format!("http://127.0.0.1:{}", instance.port());
+    let stop = instance.shutdown_handle();
+    tokio::spawn(instance.run_until_stopped());
+    (address, stop)
+}

@@ -58,8 +58,7 @@ impl ToolConfig {
 }
 
 /// What clients send; every field optional so each missing or wrong one is reported.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default)]
 struct RawConfig {
     schema_version: Option<u32>,
     provider: Option<String>,
@@ -83,18 +82,14 @@ fn err(field: &str, code: &str, message: impl Into<String>) -> FieldError {
 /// Parses and checks a configuration; knowledge base ids are checked against the workspace
 /// by the caller. `null` or a missing configuration gives the defaults.
 pub fn parse(value: Option<&Value>, settings: &Settings) -> Result<AgentConfig, Vec<FieldError>> {
-    let raw: RawConfig = match value {
+    let mut errors = Vec::new();
+    let raw = match value {
         None | Some(Value::Null) => RawConfig::default(),
-        Some(v @ Value::Object(_)) => serde_json::from_value(v.clone()).map_err(|e| {
-            let text = e.to_string();
-            let field = text.split('`').nth(1).filter(|f| !f.contains(' ')).unwrap_or("");
-            vec![err(field, "invalid", text.clone())]
-        })?,
+        Some(Value::Object(fields)) => read_fields(fields, &mut errors),
         Some(_) => {
             return Err(vec![err("", "invalid_type", "Send the configuration as a JSON object.")]);
         }
     };
-    let mut errors = Vec::new();
     if let Some(v) = raw.schema_version.filter(|v| *v != SCHEMA_VERSION) {
         errors.push(err(
             "schema_version",
@@ -171,6 +166,46 @@ pub fn parse(value: Option<&Value>, settings: &Settings) -> Result<AgentConfig, 
         memory_window,
         max_tool_iterations,
     })
+}
+
+/// Reads each known field on its own, so every field of a wrong type is reported, not only
+/// the first; unknown fields are reported too.
+fn read_fields(fields: &serde_json::Map<String, Value>, errors: &mut Vec<FieldError>) -> RawConfig {
+    fn read<T: serde::de::DeserializeOwned>(
+        key: &str,
+        value: &Value,
+        errors: &mut Vec<FieldError>,
+    ) -> Option<T> {
+        if value.is_null() {
+            return None;
+        }
+        serde_json::from_value(value.clone())
+            .map_err(|e| errors.push(err(key, "invalid_type", format!("{e}."))))
+            .ok()
+    }
+    let mut raw = RawConfig::default();
+    for (key, value) in fields {
+        match key.as_str() {
+            "schema_version" => raw.schema_version = read(key, value, errors),
+            "provider" => raw.provider = read(key, value, errors),
+            "model" => raw.model = read(key, value, errors),
+            "system_prompt" => raw.system_prompt = read(key, value, errors),
+            "temperature" => raw.temperature = read(key, value, errors),
+            "max_tokens" => raw.max_tokens = read(key, value, errors),
+            "tools" => raw.tools = read(key, value, errors),
+            "knowledge_bases" => raw.knowledge_bases = read(key, value, errors),
+            "memory_window" => raw.memory_window = read(key, value, errors),
+            "max_tool_iterations" => raw.max_tool_iterations = read(key, value, errors),
+            other => errors.push(err(
+                other,
+                "unknown",
+                "Not a configuration field: use schema_version, provider, model, system_prompt, \
+                 temperature, max_tokens, tools, knowledge_bases, memory_window or \
+                 max_tool_iterations.",
+            )),
+        }
+    }
+    raw
 }
 
 fn parse_tools(values: Vec<Value>, errors: &mut Vec<FieldError>) -> Vec<ToolConfig> {
@@ -256,6 +291,24 @@ mod tests {
         assert_eq!(
             fields(parse(Some(&json!({"colour": "red"})), &settings)),
             vec!["configuration.colour"]
+        );
+        // Every field of the wrong type is named, not only the first one.
+        let mut got = fields(parse(
+            Some(&json!({"temperature": "hot", "max_tokens": "many", "knowledge_bases": ["x"],
+                "memory_window": -1, "tools": {}, "colour": 1})),
+            &settings,
+        ));
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                "configuration.colour",
+                "configuration.knowledge_bases",
+                "configuration.max_tokens",
+                "configuration.memory_window",
+                "configuration.temperature",
+                "configuration.tools",
+            ]
         );
         assert_eq!(
             fields(parse(Some(&json!({"tools": [{"type": "knowledge_search"}]})), &settings)),

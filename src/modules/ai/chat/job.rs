@@ -1,10 +1,14 @@
 //! The `ai.chat` job: answers one chat message with its agent, streaming events, and stores
 //! the reply with its usage and citations. `ai.chat.prune_events` drops old replay events.
 
-use std::time::{Duration, Instant};
+use std::{
+    panic::AssertUnwindSafe,
+    time::{Duration, Instant},
+};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures_util::FutureExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -54,7 +58,92 @@ impl Job for ChatJob {
         Duration::from_secs(3_600)
     }
 
+    /// Whatever ends the last attempt (an error, a panic) ends the reply as failed with a final
+    /// `error` event, so no client waits for an answer that will never come.
     async fn run(self, ctx: JobContext) -> JobResult {
+        let (state, job_id, message_id) = (ctx.state.clone(), ctx.id, self.message_id);
+        let last = ctx.is_last_attempt();
+        let result = guarded(self.attempt(ctx)).await;
+        if let Err(e) = &result
+            && (last || e.permanent)
+        {
+            give_up(&state, job_id, message_id, e).await;
+        }
+        result
+    }
+}
+
+/// Runs `attempt`, turning a panic into an error of this attempt.
+async fn guarded(attempt: impl std::future::Future<Output = JobResult>) -> JobResult {
+    match AssertUnwindSafe(attempt).catch_unwind().await {
+        Ok(result) => result,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(JobError::from(anyhow::anyhow!("the chat job panicked: {what}")))
+        }
+    }
+}
+
+/// Ends a reply that is still open as failed, with an `error` event after the stored ones.
+/// A reply already completed or failed is left as it is.
+async fn give_up(state: &AppState, job_id: i64, message_id: Uuid, error: &JobError) {
+    tracing::error!(job = job_id, error = %format!("{:#}", error.error), "chat answer abandoned");
+    if let Err(e) = fail_open_reply(state, job_id, message_id).await {
+        tracing::error!(job = job_id, error = %e, "could not mark the abandoned chat reply failed");
+    }
+}
+
+async fn fail_open_reply(state: &AppState, job_id: i64, message_id: Uuid) -> Result<(), AppError> {
+    let message = "Something went wrong while answering; send the message again.";
+    // A fresh emitter numbers after what is stored, so no sequence number is skipped.
+    let mut emitter = Emitter::open(state, job_id).await?;
+    emitter.emit(ChatEvent::Error { message: message.into(), retrying: false }).await?;
+    let mut tx = state.db.begin().await?;
+    let open = sqlx::query(
+        "update smartflow_ai.messages set status = 'failed', error = $2, last_seq = $3, \
+         completed_at = now() where id = $1 and status in ('queued', 'running')",
+    )
+    .bind(message_id)
+    .bind(message)
+    .bind(emitter.last_seq())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if open == 0 {
+        return Ok(());
+    }
+    schedule_prune(&mut tx, state).await?;
+    tx.commit().await?;
+    emitter.flush().await
+}
+
+/// Ends the reply of job `job_id` when the job is over without having ended it: a worker lost
+/// during the last attempt leaves the job `dead` (rescued, never run again) and its reply open.
+pub async fn end_if_abandoned(state: &AppState, job_id: i64) -> Result<(), AppError> {
+    let abandoned: Option<Uuid> = sqlx::query_scalar(
+        "select m.id from smartflow_ai.messages m \
+         left join smartflow_shared.jobs j on j.id = m.job_id \
+         where m.job_id = $1 and m.status in ('queued', 'running') \
+         and (j.id is null or j.state in ('dead', 'cancelled'))",
+    )
+    .bind(job_id)
+    .fetch_optional(&state.db)
+    .await?;
+    match abandoned {
+        Some(message_id) => {
+            tracing::warn!(job = job_id, "chat job ended without its reply; marking it failed");
+            fail_open_reply(state, job_id, message_id).await
+        }
+        None => Ok(()),
+    }
+}
+
+impl ChatJob {
+    async fn attempt(self, ctx: JobContext) -> JobResult {
         let state = &ctx.state;
         let target: Option<Target> = sqlx::query_as(
             "select a.conversation_id, c.user_id, a.agent_id, a.agent_version, a.status, \
@@ -107,9 +196,7 @@ impl Job for ChatJob {
             Err(err) => self.fail(state, &ctx, &mut emitter, err).await,
         }
     }
-}
 
-impl ChatJob {
     async fn answer(
         &self,
         state: &AppState,
@@ -196,8 +283,11 @@ impl ChatJob {
         .await?;
         schedule_prune(&mut tx, state).await?;
         tx.commit().await?;
-        // After the commit, so a client that sees `done` finds the stored reply.
-        emitter.flush().await?;
+        // After the commit, so a client that sees `done` finds the stored reply. The reply is
+        // stored whatever happens here: followers rebuild `done` from it.
+        if let Err(e) = emitter.flush().await {
+            tracing::warn!(message = %self.message_id, error = %e, "final chat events not stored");
+        }
         Ok(())
     }
 
@@ -240,7 +330,9 @@ impl ChatJob {
         .await?;
         schedule_prune(&mut tx, state).await?;
         tx.commit().await?;
-        emitter.flush().await?;
+        if let Err(e) = emitter.flush().await {
+            tracing::warn!(job = ctx.id, error = %e, "final chat events not stored");
+        }
         tracing::warn!(job = ctx.id, error = %err, "chat answer failed");
         Ok(Outcome::Cancel(message))
     }
@@ -310,5 +402,19 @@ impl Job for PruneChatEvents {
             .execute(&ctx.state.db)
             .await?;
         Ok(Outcome::Done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_attempt_is_an_error_of_that_attempt() {
+        let result = guarded(async { panic!("provider client bug") }).await;
+        let err = result.unwrap_err();
+        assert!(format!("{}", err.error).contains("provider client bug"), "{:#}", err.error);
+        assert!(!err.permanent);
+        assert!(matches!(guarded(async { Ok(Outcome::Done) }).await, Ok(Outcome::Done)));
     }
 }

@@ -16,7 +16,9 @@ use uuid::Uuid;
 use self::job::ChatJob;
 use crate::{
     error::{AppError, Validator},
-    modules::ai::{agents::repo as agents, state::chat_provider, usage::ledger},
+    modules::ai::{
+        agents::repo as agents, providers::Operation, state::chat_provider, usage::ledger,
+    },
     platform::{
         auth::Principal,
         events::{Event, record_event},
@@ -90,8 +92,10 @@ pub async fn submit(
         }
     }
     // Refuse now what the worker would refuse anyway: no provider, no budget, no plan room.
-    chat_provider(state, who.workspace_id, agent.configuration.provider.as_deref()).await?;
-    ledger::ensure_budget(state, who.workspace_id).await?;
+    let provider =
+        chat_provider(state, who.workspace_id, agent.configuration.provider.as_deref()).await?;
+    let targets = provider.targets(Operation::Chat, agent.configuration.model.as_deref());
+    ledger::ensure_budget(state, who.workspace_id, &targets).await?;
     let used: i64 = sqlx::query_scalar(
         "select count(*) from smartflow_ai.messages where workspace_id = $1 and role = 'user' and created_at >= $2",
     )

@@ -70,6 +70,13 @@ pub async fn get_chat_job(
     q: web::Query<JobQuery>,
 ) -> Result<HttpResponse, AppError> {
     let message = super::conversations::by_job(&state, &who, *id).await?;
+    let message = if matches!(message.status.as_str(), "queued" | "running") {
+        // A job that died without ending its reply is ended now, so pollers stop waiting.
+        super::job::end_if_abandoned(&state, *id).await?;
+        super::conversations::by_job(&state, &who, *id).await?
+    } else {
+        message
+    };
     let events = match q.after {
         Some(after) => stream::stored(&state.db, *id, after.max(0), 1_000).await?,
         None => Vec::new(),

@@ -216,7 +216,8 @@ pub async fn list_document_chunks(
     Ok(HttpResponse::Ok().json(repo::chunks_of(&state, who.workspace_id, doc.id).await?))
 }
 
-/// Removes a document and its chunks (admins, or the user who added it).
+/// Removes a document and the chunks no other document shares (admins, or the user who
+/// added it).
 #[utoipa::path(tag = "ai", params(("id" = Uuid, Path), ("document_id" = Uuid, Path)), responses((status = 204), (status = 404)), security(("bearer" = []), ("api_key" = []), ("session_cookie" = [])))]
 #[delete("/api/knowledge/{id}/documents/{document_id}")]
 pub async fn delete_document(
@@ -228,11 +229,21 @@ pub async fn delete_document(
     let doc = repo::find_document(&state, who.workspace_id, kb, doc).await?;
     who.ensure_can_delete(doc.created_by)?;
     let mut tx = state.db.begin().await?;
+    // Its chunks stay while another document has the same text.
+    let chunks: Vec<Uuid> = sqlx::query_scalar(
+        "delete from smartflow_ai.chunk_sources where document_id = $1 and workspace_id = $2 \
+         returning chunk_id",
+    )
+    .bind(doc.id)
+    .bind(who.workspace_id)
+    .fetch_all(&mut *tx)
+    .await?;
     sqlx::query("delete from smartflow_ai.documents where id = $1 and workspace_id = $2")
         .bind(doc.id)
         .bind(who.workspace_id)
         .execute(&mut *tx)
         .await?;
+    super::ingest::delete_orphans(&mut tx, who.workspace_id, &chunks).await?;
     super::cache::bump(&mut *tx, kb).await?;
     record_event(
         &mut tx,

@@ -122,9 +122,11 @@ const BLOCK_TAGS: &[&str] = &[
 ];
 
 /// Visible text of an HTML document: scripts, styles and comments dropped, block elements on
-/// their own lines, common entities decoded.
+/// their own lines, named and numeric entities decoded. Never panics: a `<` that starts no tag
+/// (`a < b`) is text, and an unclosed tag runs to the end.
 pub fn html_to_text(html: &str) -> String {
     let mut out = String::with_capacity(html.len() / 2);
+    // ASCII lowercasing keeps every byte offset, so positions found in `lower` fit `html`.
     let lower = html.to_ascii_lowercase();
     let mut i = 0;
     while i < html.len() {
@@ -133,17 +135,11 @@ pub fn html_to_text(html: &str) -> String {
             i += lower[i..].find("-->").map_or(rest.len(), |e| e + 3);
             continue;
         }
-        if rest.starts_with('<') {
+        if let Some(tag) = tag_name(rest) {
             let close = rest.find('>').map_or(rest.len(), |e| e + 1);
-            let tag = rest[1..close.saturating_sub(1).max(1)]
-                .trim_start_matches('/')
-                .split(|c: char| c.is_whitespace() || c == '/')
-                .next()
-                .unwrap_or("")
-                .to_ascii_lowercase();
             if (tag == "script" || tag == "style") && !rest.starts_with("</") {
                 let end_tag = format!("</{tag}");
-                i += lower[i..].find(&end_tag).map_or(rest.len(), |e| e);
+                i += lower[i..].find(&end_tag).unwrap_or(rest.len());
                 continue;
             }
             if BLOCK_TAGS.contains(&tag.as_str()) {
@@ -152,7 +148,9 @@ pub fn html_to_text(html: &str) -> String {
             i += close;
             continue;
         }
-        let next = rest.find('<').unwrap_or(rest.len());
+        // Text up to the next `<` (past this one when it starts no tag).
+        let skip = usize::from(rest.starts_with('<'));
+        let next = rest[skip..].find('<').map_or(rest.len(), |n| n + skip);
         out.push_str(&decode_entities(&rest[..next]));
         i += next;
     }
@@ -161,17 +159,90 @@ pub fn html_to_text(html: &str) -> String {
     normalize(&lines.join("\n"))
 }
 
+/// The lowercased name of the tag `s` starts with (`<p`, `</div`, `<!doctype`, `<?xml`), or
+/// `None` when the `<` is plain text.
+fn tag_name(s: &str) -> Option<String> {
+    let body = s.strip_prefix('<')?;
+    let body = body.strip_prefix('/').unwrap_or(body);
+    let first = body.chars().next()?;
+    if !(first.is_ascii_alphabetic() || first == '!' || first == '?') {
+        return None;
+    }
+    let name: String = body
+        .chars()
+        .skip(usize::from(!first.is_ascii_alphabetic()))
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    Some(name.to_ascii_lowercase())
+}
+
+/// Decodes `&name;`, `&#123;` and `&#x1F600;`; anything else is left as written.
 fn decode_entities(s: &str) -> String {
     if !s.contains('&') {
         return s.to_string();
     }
-    s.replace("&nbsp;", " ")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let decoded = rest[1..]
+            .find(';')
+            .filter(|&end| end <= 10)
+            .and_then(|end| entity(&rest[1..=end]).map(|c| (c, end + 2)));
+        match decoded {
+            Some((c, len)) => {
+                out.push(c);
+                rest = &rest[len..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The character of an entity body (between `&` and `;`).
+fn entity(name: &str) -> Option<char> {
+    if let Some(number) = name.strip_prefix('#') {
+        let code = match number.strip_prefix(['x', 'X']) {
+            Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+            None => number.parse::<u32>().ok()?,
+        };
+        // NUL and surrogates are not characters; the replacement character stands in.
+        return Some(match code {
+            0 => '\u{FFFD}',
+            c => char::from_u32(c).unwrap_or('\u{FFFD}'),
+        });
+    }
+    Some(match name {
+        "nbsp" => ' ',
+        "lt" => '<',
+        "gt" => '>',
+        "quot" => '"',
+        "apos" => '\'',
+        "amp" => '&',
+        "ndash" => '–',
+        "mdash" => '—',
+        "hellip" => '…',
+        "lsquo" => '‘',
+        "rsquo" => '’',
+        "ldquo" => '“',
+        "rdquo" => '”',
+        "laquo" => '«',
+        "raquo" => '»',
+        "copy" => '©',
+        "reg" => '®',
+        "trade" => '™',
+        "euro" => '€',
+        "middot" => '·',
+        "bull" => '•',
+        "deg" => '°',
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -185,6 +256,78 @@ mod tests {
             <ul><li>One</li><li>Two</li></ul></body></html>";
         // Blocks become paragraphs, which chunking prefers as boundaries.
         assert_eq!(html_to_text(html), "Refunds\n\nWithin 30 days & free.\n\nOne\n\nTwo");
+    }
+
+    #[test]
+    fn a_lone_angle_bracket_before_multibyte_text_is_text() {
+        assert_eq!(html_to_text("a < café"), "a < café");
+        assert_eq!(html_to_text("a ‹ café"), "a ‹ café");
+        assert_eq!(html_to_text("price <€5"), "price <€5");
+        assert_eq!(html_to_text("x <é"), "x <é");
+        assert_eq!(html_to_text("<p>unclosed <b"), "unclosed");
+        assert_eq!(html_to_text("1 <2 and 3> 2"), "1 <2 and 3> 2");
+    }
+
+    #[test]
+    fn numeric_and_named_entities_are_decoded() {
+        assert_eq!(
+            html_to_text(
+                "<p>caf&#233; &#x2014; &#X1F600; &eacute;&euro;5 &amp;lt; &#0; &#xD800; &#99999999;</p>"
+            ),
+            "café — 😀 &eacute;€5 &lt; \u{FFFD} \u{FFFD} \u{FFFD}"
+        );
+        assert_eq!(decode_entities("AT&T & co &; &#;"), "AT&T & co &; &#;");
+    }
+
+    /// Arbitrary strings over characters that matter to the parser: never a panic, and the
+    /// text never grows (tags and entities only shrink).
+    #[test]
+    fn any_input_is_handled_without_panicking() {
+        use rand::{Rng, SeedableRng};
+        const PIECES: &[&str] = &[
+            "<",
+            ">",
+            "</",
+            "<!--",
+            "-->",
+            "&",
+            ";",
+            "#",
+            "x",
+            "&#",
+            "&#x",
+            "p",
+            "script",
+            "<script>",
+            "</script>",
+            "<style",
+            "é",
+            "‹",
+            "€",
+            "😀",
+            " ",
+            "\n",
+            "a",
+            "1",
+            "br",
+            "/",
+            "<p>",
+            "<b ",
+            "\"",
+            "'",
+            "=",
+            "!",
+            "?",
+            "&amp",
+            "\u{0}",
+        ];
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        for _ in 0..5_000 {
+            let n = rng.random_range(0..24);
+            let input: String = (0..n).map(|_| PIECES[rng.random_range(0..PIECES.len())]).collect();
+            let text = html_to_text(&input);
+            assert!(text.chars().count() <= input.chars().count(), "{input:?} -> {text:?}");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The `ai.knowledge.ingest` job: extracts a document's text, splits it into chunks, skips
-//! chunks the knowledge base already has, and embeds the new ones.
+//! The `ai.knowledge.ingest` job: extracts a document's text, splits it into chunks, links
+//! chunks the knowledge base already has instead of storing their text again, and embeds the
+//! new ones.
 
 use std::time::Duration;
 
@@ -85,7 +86,7 @@ impl Job for IngestDocument {
         }
         let k = &state.settings.ai.knowledge;
         let chunks = chunking::split(&text, k.chunk_chars, k.chunk_overlap_chars);
-        let inserted = self.store_chunks(state, &doc, &text, &chunks).await?;
+        let inserted = self.store_chunks(state, &doc, &chunks).await?;
         let note = self.embed(state, &doc, &inserted).await?;
         let mut tx = state.db.begin().await?;
         sqlx::query(
@@ -95,7 +96,7 @@ impl Job for IngestDocument {
         .bind(self.document_id)
         .bind(self.workspace_id)
         .bind(&note)
-        .bind(inserted.len() as i32)
+        .bind(chunks.len() as i32)
         .bind((chunks.len() - inserted.len()) as i32)
         .execute(&mut *tx)
         .await?;
@@ -104,7 +105,7 @@ impl Job for IngestDocument {
             "document",
             self.document_id,
             json!({
-                "knowledge_base_id": doc.knowledge_base_id, "chunks": inserted.len(),
+                "knowledge_base_id": doc.knowledge_base_id, "chunks": chunks.len(),
                 "duplicate_chunks": chunks.len() - inserted.len(), "note": note,
             }),
         );
@@ -167,13 +168,12 @@ impl IngestDocument {
         Ok(text)
     }
 
-    /// Replaces the document's chunks; returns the ids and texts of those stored (chunks the
-    /// knowledge base already had from another document are skipped).
+    /// Replaces the document's chunks; returns the ids and texts of the chunks whose text was
+    /// new to the knowledge base (text it already had is linked, not stored again).
     async fn store_chunks(
         &self,
         state: &AppState,
         doc: &Loaded,
-        _text: &str,
         chunks: &[chunking::Chunk],
     ) -> Result<Vec<(Uuid, String)>, JobError> {
         let ordinals: Vec<i32> = (0..chunks.len() as i32).collect();
@@ -182,32 +182,49 @@ impl IngestDocument {
         let starts: Vec<i32> = chunks.iter().map(|c| c.start as i32).collect();
         let ends: Vec<i32> = chunks.iter().map(|c| c.end as i32).collect();
         let mut tx = state.db.begin().await?;
-        sqlx::query("delete from smartflow_ai.chunks where document_id = $1")
-            .bind(self.document_id)
-            .execute(&mut *tx)
-            .await?;
-        let rows: Vec<(Uuid, String)> = sqlx::query_as(
-            "insert into smartflow_ai.chunks (document_id, knowledge_base_id, workspace_id, ordinal, content, \
-             content_hash, start_offset, end_offset, metadata, language) \
-             select $1, $2, $3, o, c, h, s, e, $4, $5::regconfig \
-             from unnest($6::int[], $7::text[], $8::text[], $9::int[], $10::int[]) as t(o, c, h, s, e) \
+        // An earlier attempt's chunks: unlinked, and gone when no other document uses them.
+        let old: Vec<Uuid> = sqlx::query_scalar(
+            "delete from smartflow_ai.chunk_sources where document_id = $1 and workspace_id = $2 \
+             returning chunk_id",
+        )
+        .bind(self.document_id)
+        .bind(self.workspace_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        delete_orphans(&mut tx, self.workspace_id, &old).await?;
+        let inserted: Vec<(Uuid, String)> = sqlx::query_as(
+            "insert into smartflow_ai.chunks (knowledge_base_id, workspace_id, content, content_hash, language) \
+             select $1, $2, c, h, $3::regconfig from unnest($4::text[], $5::text[]) as t(c, h) \
              on conflict (knowledge_base_id, content_hash) do nothing returning id, content",
+        )
+        .bind(doc.knowledge_base_id)
+        .bind(self.workspace_id)
+        .bind(&doc.language)
+        .bind(&contents)
+        .bind(&hashes)
+        .fetch_all(&mut *tx)
+        .await?;
+        // Every chunk of the document, new or shared, with this document's offsets and metadata.
+        sqlx::query(
+            "insert into smartflow_ai.chunk_sources (document_id, ordinal, chunk_id, knowledge_base_id, \
+             workspace_id, start_offset, end_offset, metadata) \
+             select $1, t.o, c.id, $2, $3, t.s, t.e, $4 \
+             from unnest($5::int[], $6::text[], $7::int[], $8::int[]) as t(o, h, s, e) \
+             join smartflow_ai.chunks c on c.knowledge_base_id = $2 and c.content_hash = t.h",
         )
         .bind(self.document_id)
         .bind(doc.knowledge_base_id)
         .bind(self.workspace_id)
         .bind(&doc.metadata)
-        .bind(&doc.language)
         .bind(&ordinals)
-        .bind(&contents)
         .bind(&hashes)
         .bind(&starts)
         .bind(&ends)
-        .fetch_all(&mut *tx)
+        .execute(&mut *tx)
         .await?;
         super::cache::bump(&mut *tx, doc.knowledge_base_id).await?;
         tx.commit().await?;
-        Ok(rows)
+        Ok(inserted)
     }
 
     /// Embeds the new chunks; a note when vectors were skipped (search then uses full text).
@@ -254,4 +271,24 @@ impl IngestDocument {
         }
         Ok(None)
     }
+}
+
+/// Deletes those of `chunks` that no document uses any more.
+pub async fn delete_orphans(
+    conn: &mut sqlx::PgConnection,
+    workspace: Uuid,
+    chunks: &[Uuid],
+) -> Result<(), sqlx::Error> {
+    if chunks.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "delete from smartflow_ai.chunks c where c.id = any($1) and c.workspace_id = $2 \
+         and not exists (select 1 from smartflow_ai.chunk_sources s where s.chunk_id = c.id)",
+    )
+    .bind(chunks)
+    .bind(workspace)
+    .execute(conn)
+    .await
+    .map(|_| ())
 }

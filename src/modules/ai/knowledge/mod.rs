@@ -31,7 +31,7 @@ pub async fn search_knowledge_base(
     body: web::Json<SearchInput>,
 ) -> Result<HttpResponse, AppError> {
     let kb = repo::kb_id(&state, who.workspace_id, *id).await?;
-    let query = body.parse()?;
+    let query = body.parse(state.settings.ai.knowledge.min_similarity)?;
     let ctx = CallContext {
         workspace: who.workspace_id,
         user: Some(who.user_id),

@@ -92,8 +92,9 @@ pub struct Document {
     /// Why it failed, or a note (e.g. embeddings skipped).
     pub error: Option<String>,
     pub char_count: i32,
+    /// Chunks the text was split into, shared ones included.
     pub chunk_count: i32,
-    /// Chunks not stored because the knowledge base already had the same text.
+    /// Of `chunk_count`, those whose text the knowledge base already had (stored once, shared).
     pub duplicate_chunks: i32,
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
@@ -138,8 +139,10 @@ pub async fn chunks_of(
     document: Uuid,
 ) -> Result<Vec<ChunkView>, AppError> {
     Ok(sqlx::query_as(
-        "select id, ordinal, content, start_offset, end_offset, embedding is not null as embedded \
-         from smartflow_ai.chunks where document_id = $1 and workspace_id = $2 order by ordinal",
+        "select c.id, s.ordinal, c.content, s.start_offset, s.end_offset, \
+         c.embedding is not null as embedded from smartflow_ai.chunk_sources s \
+         join smartflow_ai.chunks c on c.id = s.chunk_id \
+         where s.document_id = $1 and s.workspace_id = $2 order by s.ordinal",
     )
     .bind(document)
     .bind(workspace)

@@ -27,8 +27,12 @@ pub struct SearchInput {
     /// Only chunks of these documents.
     pub document_ids: Option<Vec<Uuid>>,
     /// 0–1: drop results whose fused score is lower. 1 is a chunk ranked first by every
-    /// retriever; 0.5 first by one of two.
+    /// retriever; 0.5 first by one of two. Scores come from ranks alone, so this cannot tell
+    /// a relevant chunk from the least bad one: `min_similarity` can.
     pub min_score: Option<f64>,
+    /// 0–1: vector matches less similar than this (cosine) are dropped before fusion.
+    /// Default `ai.knowledge.min_similarity`.
+    pub min_similarity: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
@@ -73,6 +77,8 @@ pub struct Query {
     pub filter: Value,
     pub document_ids: Option<Vec<Uuid>>,
     pub min_score: f64,
+    /// Vector matches below this cosine similarity do not take part.
+    pub min_similarity: f64,
 }
 
 impl Query {
@@ -84,7 +90,8 @@ impl Query {
 }
 
 impl SearchInput {
-    pub fn parse(&self) -> Result<Query, AppError> {
+    /// The query, with `default_similarity` when the caller set no `min_similarity`.
+    pub fn parse(&self, default_similarity: f64) -> Result<Query, AppError> {
         let mut v = Validator::new();
         let text = self.query.trim().to_string();
         if text.is_empty() || text.chars().count() > 4_000 {
@@ -98,6 +105,10 @@ impl SearchInput {
         if !(0.0..=1.0).contains(&min_score) {
             v.add("min_score", "out_of_range", "Use a score from 0 to 1.");
         }
+        let min_similarity = self.min_similarity.unwrap_or(default_similarity);
+        if !(0.0..=1.0).contains(&min_similarity) {
+            v.add("min_similarity", "out_of_range", "Use a similarity from 0 to 1.");
+        }
         v.finish()?;
         Ok(Query {
             text,
@@ -105,6 +116,7 @@ impl SearchInput {
             filter: Value::Object(self.filter.clone().unwrap_or_default()),
             document_ids: self.document_ids.clone(),
             min_score,
+            min_similarity,
         })
     }
 }
@@ -148,7 +160,11 @@ pub async fn search(
 ) -> Result<SearchResult, AppError> {
     let n = state.settings.ai.knowledge.candidates as i64;
     let text_ids = text_candidates(state, ctx, kbs, q, n).await?;
-    let vector = vector_candidates(state, ctx, kbs, q, n).await?;
+    // Vector search always has nearest neighbours, related or not; the floor keeps unrelated
+    // ones out (rank fusion alone would rate the least bad one as highly as a true match).
+    let vector = vector_candidates(state, ctx, kbs, q, n).await?.map(|found| {
+        found.into_iter().filter(|(_, s)| f64::from(*s) >= q.min_similarity).collect::<Vec<_>>()
+    });
     let mut lists = vec![text_ids];
     let mut similarity: HashMap<Uuid, f32> = HashMap::new();
     let mode = match vector {
@@ -165,14 +181,20 @@ pub async fn search(
         .take(q.top_k)
         .collect();
     let ids: Vec<Uuid> = fused.iter().map(|(id, _, _)| *id).collect();
+    // A chunk shared by several documents is shown in the oldest one the filters admit.
     let rows: Vec<HitRow> = sqlx::query_as(
-        "select c.id, c.document_id, d.title, c.knowledge_base_id, c.ordinal, c.start_offset, \
-         c.end_offset, c.content, c.metadata from smartflow_ai.chunks c \
-         join smartflow_ai.documents d on d.id = c.document_id \
-         where c.id = any($1) and c.workspace_id = $2",
+        "select distinct on (c.id) c.id, s.document_id, d.title, c.knowledge_base_id, s.ordinal, \
+         s.start_offset, s.end_offset, c.content, s.metadata from smartflow_ai.chunks c \
+         join smartflow_ai.chunk_sources s on s.chunk_id = c.id \
+         join smartflow_ai.documents d on d.id = s.document_id \
+         where c.id = any($1) and c.workspace_id = $2 \
+         and ($3::jsonb is null or s.metadata @> $3) and ($4::uuid[] is null or s.document_id = any($4)) \
+         order by c.id, d.created_at, d.id",
     )
     .bind(&ids)
     .bind(ctx.workspace)
+    .bind(q.filter_or_none())
+    .bind(&q.document_ids)
     .fetch_all(&state.db)
     .await?;
     let mut by_id: HashMap<Uuid, HitRow> = rows.into_iter().map(|r| (r.id, r)).collect();
@@ -232,7 +254,9 @@ async fn text_candidates(
         let rows: Vec<(Uuid, f32)> = sqlx::query_as(
             "select c.id, ts_rank_cd(c.tsv, $3::tsquery) as rank from smartflow_ai.chunks c \
              where c.knowledge_base_id = any($1) and c.workspace_id = $2 and c.tsv @@ $3::tsquery \
-             and ($4::jsonb is null or c.metadata @> $4) and ($5::uuid[] is null or c.document_id = any($5)) \
+             and (($4::jsonb is null and $5::uuid[] is null) or exists (select 1 from smartflow_ai.chunk_sources s \
+             where s.chunk_id = c.id and ($4::jsonb is null or s.metadata @> $4) \
+             and ($5::uuid[] is null or s.document_id = any($5)))) \
              order by rank desc, c.id limit $6",
         )
         // Planned with the real query each time: a cached generic plan cannot know how
@@ -296,7 +320,9 @@ async fn vector_candidates(
         let rows: Vec<(Uuid, f64)> = sqlx::query_as(
             "select c.id, 1 - (c.embedding_vector <=> $3::vector) as similarity from smartflow_ai.chunks c \
              where c.knowledge_base_id = any($1) and c.workspace_id = $2 and c.embedding_vector is not null \
-             and ($4::jsonb is null or c.metadata @> $4) and ($5::uuid[] is null or c.document_id = any($5)) \
+             and (($4::jsonb is null and $5::uuid[] is null) or exists (select 1 from smartflow_ai.chunk_sources s \
+             where s.chunk_id = c.id and ($4::jsonb is null or s.metadata @> $4) \
+             and ($5::uuid[] is null or s.document_id = any($5)))) \
              order by c.embedding_vector <=> $3::vector, c.id limit $6",
         )
         .persistent(false)
@@ -324,7 +350,9 @@ async fn vector_candidates(
     let rows: Vec<(Uuid, Vec<f32>)> = sqlx::query_as(
         "select c.id, c.embedding from smartflow_ai.chunks c \
          where c.knowledge_base_id = any($1) and c.workspace_id = $2 and c.embedding is not null \
-         and ($3::jsonb is null or c.metadata @> $3) and ($4::uuid[] is null or c.document_id = any($4))",
+         and (($3::jsonb is null and $4::uuid[] is null) or exists (select 1 from smartflow_ai.chunk_sources s \
+             where s.chunk_id = c.id and ($3::jsonb is null or s.metadata @> $3) \
+             and ($4::uuid[] is null or s.document_id = any($4))))",
     )
     .bind(&same_ids)
     .bind(ctx.workspace)

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::{
     error::AppError,
     modules::ai::{
-        providers::{EmbedRequest, LlmProvider, ProviderError},
+        providers::{EmbedRequest, LlmProvider, Operation, ProviderError},
         state::embedding_provider,
         usage::ledger::{self, CallContext},
     },
@@ -34,10 +34,10 @@ pub async fn embed(
         .await
         .map_err(|e| ProviderError::Unavailable { message: e.to_string() })?;
     let Some(provider) = provider else { return Ok(None) };
-    if ledger::ensure_budget(state, ctx.workspace).await.is_err() {
-        return Err(ProviderError::InvalidRequest {
-            message: "the workspace's monthly AI budget is used up".into(),
-        });
+    let targets = provider.targets(Operation::Embedding, None);
+    if let Err(e) = ledger::ensure_budget(state, ctx.workspace, &targets).await {
+        let detail = e.problem().detail.unwrap_or_default();
+        return Err(ProviderError::InvalidRequest { message: detail });
     }
     let res = match provider
         .embed(&EmbedRequest { model: None, inputs: texts, dimensions: None })
@@ -47,7 +47,7 @@ pub async fn embed(
         Err(ProviderError::Unsupported { .. }) => return Ok(None),
         Err(e) => return Err(e),
     };
-    if let Err(e) = ledger::record(&state.db, ctx, "embedding", &res.usage).await {
+    if let Err(e) = ledger::record(state, ctx, "embedding", &res.usage, false).await {
         tracing::error!(error = %e, "embedding usage not recorded");
     }
     let dimensions = res.vectors.first().map_or(0, |v| v.len());

@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 
 use super::{
     error::ProviderError,
-    provider::LlmProvider,
+    provider::{CallTarget, LlmProvider, Operation},
     types::{
         ChatRequest, ChatResponse, ChatStream, EmbedRequest, EmbedResponse, ImageRequest,
         ImageResponse, ProviderKind,
@@ -66,6 +66,25 @@ impl LlmProvider for FallbackChain {
 
     fn kind(&self) -> ProviderKind {
         ProviderKind::Fallback
+    }
+
+    /// Chat may reach every member (the requested model at the first, their defaults after);
+    /// embeddings come from the first member that has them.
+    fn targets(&self, operation: Operation, model: Option<&str>) -> Vec<CallTarget> {
+        match operation {
+            Operation::Chat => self
+                .providers
+                .iter()
+                .enumerate()
+                .flat_map(|(at, p)| p.targets(operation, if at == 0 { model } else { None }))
+                .collect(),
+            Operation::Embedding => self
+                .providers
+                .iter()
+                .map(|p| p.targets(operation, model))
+                .find(|t| !t.is_empty())
+                .unwrap_or_default(),
+        }
     }
 
     async fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, ProviderError> {

@@ -7,7 +7,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::types::{ProviderKind, Usage};
+use super::{
+    settings::PriceSettings,
+    types::{ProviderKind, Usage},
+};
 
 pub const PRICE_TABLE_VERSION: &str = "2026-11-25";
 
@@ -110,12 +113,56 @@ fn matches_model(name: &str, model: &str) -> bool {
             && suffix.chars().all(|c| c.is_ascii_digit() || c == '-'))
 }
 
-/// The cost of `usage` with `model` at `provider`. OpenAI-compatible hosts set their own prices
-/// and are always unknown.
+/// Ledger rows priced by an `[[ai.prices]]` entry carry this instead of the table's version.
+pub const CONFIGURED_PRICE_VERSION: &str = "config";
+
+/// The configured price of `model` at the provider named `provider`, else the table's.
+/// OpenAI-compatible hosts have only configured prices.
+pub fn price_for(
+    overrides: &[PriceSettings],
+    provider: &str,
+    kind: ProviderKind,
+    model: &str,
+) -> Option<(ModelPrice, &'static str)> {
+    let name = model.trim();
+    let name = name.strip_prefix("models/").unwrap_or(name);
+    let configured = overrides
+        .iter()
+        .filter(|p| p.provider == provider && matches_model(p.model.trim(), name))
+        .max_by_key(|p| p.model.trim().len())
+        .map(|p| {
+            let micros = |usd: f64| (usd * 1_000_000.0).round() as i64;
+            ModelPrice {
+                input: micros(p.input),
+                cached_input: micros(p.cached_input.unwrap_or(p.input)),
+                cache_write: micros(p.cache_write.unwrap_or(p.input)),
+                output: micros(p.output),
+            }
+        });
+    match configured {
+        Some(price) => Some((price, CONFIGURED_PRICE_VERSION)),
+        None => model_price(kind, model).map(|p| (p, PRICE_TABLE_VERSION)),
+    }
+}
+
+/// The cost of `usage` with the configured prices, then the table.
+pub fn cost_with(overrides: &[PriceSettings], usage: &Usage) -> Cost {
+    match price_for(overrides, &usage.provider, usage.provider_kind, &usage.model) {
+        Some((price, version)) => priced(price, version, usage),
+        None => Cost { usd_micros: 0, price_version: PRICE_TABLE_VERSION.into(), known: false },
+    }
+}
+
+/// The cost of `usage` with `model` at `provider`, from the table alone. OpenAI-compatible
+/// hosts are not in it and are unknown.
 pub fn cost(provider: ProviderKind, model: &str, usage: &Usage) -> Cost {
     let Some(price) = model_price(provider, model) else {
         return Cost { usd_micros: 0, price_version: PRICE_TABLE_VERSION.into(), known: false };
     };
+    priced(price, PRICE_TABLE_VERSION, usage)
+}
+
+fn priced(price: ModelPrice, version: &str, usage: &Usage) -> Cost {
     let tokens = |n: u64| i128::from(n);
     let cached = tokens(usage.cached_input_tokens);
     let written = tokens(usage.cache_write_input_tokens);
@@ -128,7 +175,7 @@ pub fn cost(provider: ProviderKind, model: &str, usage: &Usage) -> Cost {
     let micros = (scaled + 500_000) / 1_000_000;
     Cost {
         usd_micros: i64::try_from(micros).unwrap_or(i64::MAX),
-        price_version: PRICE_TABLE_VERSION.into(),
+        price_version: version.into(),
         known: true,
     }
 }
@@ -209,6 +256,44 @@ mod tests {
         );
         let u = usage(OpenAi, "gpt-99", 1000, 0, 0, 1000);
         assert!(!u.cost().known);
+    }
+
+    #[test]
+    fn configured_prices_cover_compatible_hosts_and_take_precedence() {
+        let overrides = vec![
+            PriceSettings {
+                provider: "ollama".into(),
+                model: "llama3.1".into(),
+                input: 0.5,
+                output: 1.5,
+                cached_input: None,
+                cache_write: None,
+            },
+            PriceSettings {
+                provider: "openai".into(),
+                model: "gpt-4o-mini".into(),
+                input: 1.0,
+                output: 1.0,
+                cached_input: Some(0.0),
+                cache_write: None,
+            },
+        ];
+        let mut u = usage(ProviderKind::OpenAiCompatible, "llama3.1", 1_000_000, 0, 0, 2_000_000);
+        u.provider = "ollama".into();
+        // $0.50 + 2 × $1.50
+        assert_eq!(
+            cost_with(&overrides, &u),
+            Cost { usd_micros: 3_500_000, price_version: "config".into(), known: true }
+        );
+        // Another host with the same model name has no price.
+        u.provider = "vllm".into();
+        assert!(!cost_with(&overrides, &u).known);
+        let mut u = usage(OpenAi, "gpt-4o-mini-2024-07-18", 1_000_000, 500_000, 0, 0);
+        u.provider = "openai".into();
+        assert_eq!(cost_with(&overrides, &u).usd_micros, 500_000, "cached tokens free");
+        let mut u = usage(OpenAi, "gpt-4o", 1_000_000, 0, 0, 0);
+        u.provider = "openai".into();
+        assert_eq!(cost_with(&overrides, &u), cost(OpenAi, "gpt-4o", &u), "the table otherwise");
     }
 
     #[test]

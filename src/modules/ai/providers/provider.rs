@@ -19,6 +19,10 @@ pub trait LlmProvider: Send + Sync {
 
     fn kind(&self) -> ProviderKind;
 
+    /// The providers and models a call of `operation` naming `model` may reach, in the order
+    /// they would be tried: what must have a price before a budgeted workspace calls.
+    fn targets(&self, operation: Operation, model: Option<&str>) -> Vec<CallTarget>;
+
     async fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, ProviderError>;
 
     /// Retries happen before the first event only; see [`StreamEvent`](super::StreamEvent) for
@@ -32,6 +36,36 @@ pub trait LlmProvider: Send + Sync {
     async fn generate_image(&self, _req: &ImageRequest) -> Result<ImageResponse, ProviderError> {
         Err(ProviderError::unsupported(self.name(), "image generation"))
     }
+}
+
+/// What a call asks a provider for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Chat,
+    Embedding,
+}
+
+/// A provider (by configured name) and the model a call would use there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallTarget {
+    pub provider: String,
+    pub kind: ProviderKind,
+    pub model: String,
+}
+
+/// The one target of a single provider: the requested model, else its default; none when
+/// neither is set (the call itself then fails and says which setting to set).
+pub(crate) fn single_target(
+    provider: &str,
+    kind: ProviderKind,
+    requested: Option<&str>,
+    default: &str,
+) -> Vec<CallTarget> {
+    let model = requested.map(str::trim).filter(|m| !m.is_empty()).unwrap_or(default.trim());
+    if model.is_empty() {
+        return Vec::new();
+    }
+    vec![CallTarget { provider: provider.to_string(), kind, model: model.to_string() }]
 }
 
 /// Models used when a request names none.

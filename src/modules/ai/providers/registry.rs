@@ -167,6 +167,43 @@ impl ProviderRegistry {
     }
 }
 
+impl ProviderRegistry {
+    /// The default chain of a workspace that stored its own keys (`keys`: provider name and
+    /// key). With `ai.fallback` set, exactly its providers in its order, each with the
+    /// workspace's key when it has one; keys for providers not listed are not used. Without
+    /// it, the workspace's own providers first, then the server's, each in the order
+    /// openai, anthropic, gemini, endpoints.
+    pub fn default_with_keys(
+        &self,
+        keys: &[(String, Secret)],
+    ) -> Result<Arc<dyn LlmProvider>, RegistryError> {
+        let key_of = |name: &str| keys.iter().find(|(p, _)| p == name).map(|(_, k)| k.clone());
+        let mut providers: Vec<Arc<dyn LlmProvider>> = Vec::new();
+        if self.fallback.is_empty() {
+            for name in self.settings.names() {
+                if let Some(key) = key_of(&name) {
+                    providers.push(self.with_key(&name, key)?);
+                }
+            }
+            for p in &self.providers {
+                if !providers.iter().any(|c| c.name() == p.name()) {
+                    providers.push(p.clone());
+                }
+            }
+        } else {
+            for name in &self.fallback {
+                match key_of(name) {
+                    Some(key) => providers.push(self.with_key(name, key)?),
+                    None => providers.extend(self.get(name).ok()),
+                }
+            }
+        }
+        wrap(providers).ok_or_else(|| RegistryError::NothingConfigured {
+            hint: format!(" among those `ai.fallback` lists ({})", self.fallback.join(", ")),
+        })
+    }
+}
+
 /// One built-in provider (`openai`, `anthropic` or `gemini`) from its settings.
 fn build_built_in(
     name: &str,

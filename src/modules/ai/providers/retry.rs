@@ -1,5 +1,6 @@
 //! When to try a provider again: exponential backoff with jitter, or the provider's own hint
-//! (`Retry-After`, OpenAI and Anthropic rate-limit reset headers), always capped.
+//! (`Retry-After`, OpenAI and Anthropic rate-limit reset headers). A hint longer than the cap
+//! is not waited for here; it goes back to the caller with the error.
 
 use std::time::Duration;
 
@@ -13,8 +14,11 @@ pub struct RetryPolicy {
     pub max_retries: u32,
     /// Backoff before the first retry when the provider gives no hint; doubles each time.
     pub base_delay: Duration,
-    /// No single wait is longer, not even one the provider asked for: a caller holding a user
-    /// request (or a job slot) should rather fail over than sleep for minutes.
+    /// No single wait is longer. When the provider asks for a longer one, the call is not
+    /// retried here: the error carries the provider's hint, so the fallback chain moves on or
+    /// the job retries once that time has passed. A caller holding a user request (or a job
+    /// slot) should rather fail over than sleep for minutes, and retrying sooner than asked
+    /// only earns another 429.
     pub max_delay: Duration,
 }
 
@@ -29,16 +33,17 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The wait before retry number `retry` (0 for the first retry).
-    pub fn delay(&self, retry: u32, hint: Option<Duration>) -> Duration {
-        let delay = match hint {
-            Some(hint) => hint,
+    /// The wait before retry number `retry` (0 for the first retry), or `None` when the
+    /// provider's hint is longer than `max_delay` and the call should not be retried here.
+    pub fn delay(&self, retry: u32, hint: Option<Duration>) -> Option<Duration> {
+        match hint {
+            Some(hint) if hint > self.max_delay => None,
+            Some(hint) => Some(hint),
             None => {
                 let full = self.base_delay.saturating_mul(2u32.saturating_pow(retry));
-                jitter(full.min(self.max_delay))
+                Some(jitter(full.min(self.max_delay)))
             }
-        };
-        delay.min(self.max_delay)
+        }
     }
 }
 
@@ -214,13 +219,21 @@ mod tests {
             max_delay: Duration::from_millis(1000),
         };
         for _ in 0..50 {
-            let first = policy.delay(0, None);
+            let first = policy.delay(0, None).unwrap();
             assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
-            let third = policy.delay(2, None);
+            let third = policy.delay(2, None).unwrap();
             assert!(third >= Duration::from_millis(200) && third <= Duration::from_millis(400));
-            assert!(policy.delay(20, None) <= Duration::from_millis(1000));
+            assert!(policy.delay(20, None).unwrap() <= Duration::from_millis(1000));
         }
-        assert_eq!(policy.delay(0, Some(Duration::from_millis(300))), Duration::from_millis(300));
-        assert_eq!(policy.delay(0, Some(Duration::from_secs(60))), Duration::from_millis(1000));
+        assert_eq!(
+            policy.delay(0, Some(Duration::from_millis(300))),
+            Some(Duration::from_millis(300))
+        );
+        assert_eq!(
+            policy.delay(0, Some(Duration::from_millis(1000))),
+            Some(Duration::from_secs(1))
+        );
+        // Longer than the cap: not retried early, the hint goes back to the caller.
+        assert_eq!(policy.delay(0, Some(Duration::from_secs(60))), None);
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 pub use crate::config::ai::{
     ANTHROPIC_BASE_URL, AiProviderSettings, BUILT_IN, CompatibleSettings, GEMINI_BASE_URL,
-    OPENAI_BASE_URL, ProviderSettings, built_in_defaults,
+    OPENAI_BASE_URL, PriceSettings, ProviderSettings, built_in_defaults,
 };
 
 use super::{retry::RetryPolicy, transport::ClientOptions};

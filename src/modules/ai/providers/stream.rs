@@ -31,6 +31,9 @@ pub(crate) trait StreamDecoder: Send + 'static {
     /// the assembled tool calls, the usage and the finish reason.
     fn finish(&mut self, terminated: bool, out: &mut Vec<StreamEvent>)
     -> Result<(), ProviderError>;
+
+    /// The usage reported so far.
+    fn usage(&self) -> &Usage;
 }
 
 pub(crate) fn decode<D: StreamDecoder>(
@@ -42,8 +45,10 @@ pub(crate) fn decode<D: StreamDecoder>(
         decoder: D,
         queue: VecDeque<Result<StreamEvent, ProviderError>>,
         done: bool,
+        /// Part of the answer went out: a failure now still cost tokens.
+        answered: bool,
     }
-    let state = State { events, decoder, queue: VecDeque::new(), done: false };
+    let state = State { events, decoder, queue: VecDeque::new(), done: false, answered: false };
     futures_util::stream::unfold(state, |mut st| async move {
         loop {
             if let Some(item) = st.queue.pop_front() {
@@ -62,10 +67,17 @@ pub(crate) fn decode<D: StreamDecoder>(
                 Some(Err(err)) => Err(err),
                 None => st.decoder.finish(false, &mut out).map(|()| true),
             };
+            st.answered |= out
+                .iter()
+                .any(|e| matches!(e, StreamEvent::TextDelta { .. } | StreamEvent::ToolCall(_)));
             st.queue.extend(out.into_iter().map(Ok));
             match outcome {
                 Ok(finished) => st.done = finished,
                 Err(err) => {
+                    if st.answered {
+                        let usage = Usage { partial: true, ..st.decoder.usage().clone() };
+                        st.queue.push_back(Ok(StreamEvent::Usage(usage)));
+                    }
                     st.queue.push_back(Err(err));
                     st.done = true;
                 }

@@ -114,7 +114,10 @@ impl Transport {
             match op().await {
                 Ok(value) => return Ok(value),
                 Err(failure) if failure.retry && retry < policy.max_retries => {
-                    let delay = policy.delay(retry, failure.hint);
+                    let Some(delay) = policy.delay(retry, failure.hint) else {
+                        // Asked to wait longer than we sleep: the error carries the hint on.
+                        return Err(failure.error);
+                    };
                     tracing::warn!(
                         provider = %self.provider,
                         retry = retry + 1,

@@ -200,6 +200,10 @@ pub struct Usage {
     pub cached_input_tokens: u64,
     /// Part of `input_tokens` written to the prompt cache (Anthropic bills it dearer).
     pub cache_write_input_tokens: u64,
+    /// The stream failed after part of the answer: this is what the provider had reported so
+    /// far (often nothing before its final event), and the tokens were spent all the same.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
 }
 
 impl Usage {
@@ -212,12 +216,18 @@ impl Usage {
             output_tokens: 0,
             cached_input_tokens: 0,
             cache_write_input_tokens: 0,
+            partial: false,
         }
     }
 
     /// The price of this usage from the built-in table.
     pub fn cost(&self) -> super::pricing::Cost {
         super::pricing::cost(self.provider_kind, &self.model, self)
+    }
+
+    /// The price of this usage with the configured prices first, then the table.
+    pub fn cost_with(&self, overrides: &[super::settings::PriceSettings]) -> super::pricing::Cost {
+        super::pricing::cost_with(overrides, self)
     }
 }
 

@@ -15,7 +15,9 @@ use self::events::{ChatEvent, Citation, ToolCallRecord};
 use super::{
     agents::{config::AgentConfig, repo},
     knowledge::search::{self, SearchHit},
-    providers::{ChatRequest, FinishReason, Message, ProviderError, StreamEvent, ToolChoice},
+    providers::{
+        ChatRequest, FinishReason, Message, Operation, ProviderError, StreamEvent, ToolChoice,
+    },
     state::chat_provider,
     usage::ledger::{self, CallContext, UsageTotals},
 };
@@ -184,6 +186,7 @@ pub async fn run(
         message: input.message_id,
     };
     let provider = chat_provider(state, workspace, config.provider.as_deref()).await?;
+    let targets = provider.targets(Operation::Chat, config.model.as_deref());
     let mut sources = Sources::default();
     let retrieved = if config.knowledge_bases.is_empty() {
         Vec::new()
@@ -194,6 +197,7 @@ pub async fn run(
             filter: serde_json::json!({}),
             document_ids: None,
             min_score: 0.0,
+            min_similarity: state.settings.ai.chat.retrieval_min_similarity,
         };
         search::search(state, &ctx, &config.knowledge_bases, &q).await?.hits
     };
@@ -219,7 +223,7 @@ pub async fn run(
             req.tool_choice =
                 Some(if call == max_calls { ToolChoice::None } else { ToolChoice::Auto });
         }
-        ledger::ensure_budget(state, workspace).await?;
+        ledger::ensure_budget(state, workspace, &targets).await?;
         let turn = stream_turn(state, &ctx, &*provider, &req, sink, &mut usage).await?;
         content.push_str(&turn.text);
         finish = turn.finish;
@@ -299,8 +303,11 @@ async fn stream_turn(
                     sink.emit(ChatEvent::Token { text }).await?;
                 }
                 StreamEvent::ToolCall(call) => turn.calls.push(call),
-                StreamEvent::Usage(usage) => {
-                    let cost = ledger::record(&state.db, ctx, "chat", &usage).await?;
+                StreamEvent::Usage(mut usage) => {
+                    // A stream that broke off still spent tokens: what the provider did not
+                    // report yet is estimated, so budgets see it.
+                    let estimated = usage.partial && estimate(&mut usage, req, &turn.text);
+                    let cost = ledger::record(state, ctx, "chat", &usage, estimated).await?;
                     totals.add(&usage, &cost);
                 }
                 StreamEvent::Finish { reason } => turn.finish = reason,
@@ -311,9 +318,46 @@ async fn stream_turn(
     Ok(turn)
 }
 
+/// Fills in the tokens `usage` lacks from the text sent and received, at about four characters
+/// a token; says whether anything was estimated.
+fn estimate(usage: &mut super::providers::Usage, req: &ChatRequest, answered: &str) -> bool {
+    let tokens = |chars: usize| (chars as u64).div_ceil(4);
+    let mut estimated = false;
+    if usage.input_tokens == 0 {
+        let sent = req.system.as_deref().map_or(0, |s| s.chars().count())
+            + req.messages.iter().map(|m| m.content.chars().count()).sum::<usize>();
+        usage.input_tokens = tokens(sent);
+        estimated = true;
+    }
+    if usage.output_tokens == 0 {
+        usage.output_tokens = tokens(answered.chars().count());
+        estimated = true;
+    }
+    estimated
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_broken_stream_is_billed_for_what_it_sent_and_received() {
+        let req = ChatRequest {
+            system: Some("Be brief.".into()),
+            messages: vec![Message::user("What time is it?")],
+            ..ChatRequest::default()
+        };
+        let kind = super::super::providers::ProviderKind::OpenAi;
+        let mut nothing = super::super::providers::Usage::new("openai", kind, "gpt-4o");
+        assert!(estimate(&mut nothing, &req, "It is ten"));
+        // 9 + 16 characters sent, 9 received.
+        assert_eq!((nothing.input_tokens, nothing.output_tokens), (7, 3));
+        let mut reported = super::super::providers::Usage::new("openai", kind, "gpt-4o");
+        reported.input_tokens = 40;
+        reported.output_tokens = 2;
+        assert!(!estimate(&mut reported, &req, "It is ten"));
+        assert_eq!((reported.input_tokens, reported.output_tokens), (40, 2));
+    }
 
     #[test]
     fn citation_markers() {

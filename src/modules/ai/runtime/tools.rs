@@ -96,6 +96,7 @@ pub async fn call(
                 filter: json!({}),
                 document_ids: None,
                 min_score: 0.0,
+                min_similarity: state.settings.ai.chat.retrieval_min_similarity,
             };
             let found = search::search(state, ctx, &config.knowledge_bases, &q)
                 .await

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::{
     error::AppError,
-    modules::ai::providers::{Cost, Usage},
+    modules::ai::providers::{CallTarget, Cost, Usage, price_for},
     platform::plans::month_start,
     state::AppState,
 };
@@ -22,20 +22,22 @@ pub struct CallContext {
     pub message: Option<Uuid>,
 }
 
-/// Writes one ledger row; returns the cost it was priced at.
+/// Writes one ledger row, priced by `ai.prices` then the built-in table; returns the cost.
+/// `estimated`: the tokens were partly estimated (a stream that broke off).
 pub async fn record(
-    db: &sqlx::PgPool,
+    state: &AppState,
     ctx: &CallContext,
     operation: &str,
     usage: &Usage,
+    estimated: bool,
 ) -> Result<Cost, sqlx::Error> {
-    let cost = usage.cost();
+    let cost = usage.cost_with(&state.settings.ai.prices);
     let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     sqlx::query(
         "insert into smartflow_ai.usage_ledger (workspace_id, user_id, agent_id, message_id, \
          operation, provider, provider_kind, model, input_tokens, output_tokens, \
-         cached_input_tokens, cache_write_input_tokens, cost_usd_micros, price_known, price_version) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+         cached_input_tokens, cache_write_input_tokens, cost_usd_micros, price_known, price_version, \
+         estimated) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     )
     .bind(ctx.workspace)
     .bind(ctx.user)
@@ -52,13 +54,14 @@ pub async fn record(
     .bind(cost.usd_micros)
     .bind(cost.known)
     .bind(&cost.price_version)
-    .execute(db)
+    .bind(estimated)
+    .execute(&state.db)
     .await?;
     if !cost.known {
         tracing::warn!(
             provider = %usage.provider,
             model = %usage.model,
-            "model not in the price table; its calls are recorded at no cost"
+            "model has no price (ai.prices or the table); its calls are recorded at no cost"
         );
     }
     Ok(cost)
@@ -86,9 +89,27 @@ pub async fn budget_of(db: &sqlx::PgPool, workspace: Uuid) -> Result<Option<i64>
     .await
 }
 
-/// Refuses a call (402) when the month's spend has reached the workspace's budget.
-pub async fn ensure_budget(state: &AppState, workspace: Uuid) -> Result<(), AppError> {
+/// Refuses a call to `targets` when the workspace has a budget and either it is spent (402)
+/// or a target has no price (409): a call nobody can price could spend past any budget.
+pub async fn ensure_budget(
+    state: &AppState,
+    workspace: Uuid,
+    targets: &[CallTarget],
+) -> Result<(), AppError> {
     let Some(limit) = budget_of(&state.db, workspace).await? else { return Ok(()) };
+    let prices = &state.settings.ai.prices;
+    if let Some(t) =
+        targets.iter().find(|t| price_for(prices, &t.provider, t.kind, &t.model).is_none())
+    {
+        return Err(AppError::Conflict(format!(
+            "This workspace has a monthly AI budget, and model `{model}` at provider `{provider}` \
+             has no price, so its cost could not be counted. An operator can price it with an \
+             [[ai.prices]] entry (provider = \"{provider}\", model = \"{model}\", input and \
+             output in USD per million tokens); or choose a priced model, or remove the budget.",
+            model = t.model,
+            provider = t.provider,
+        )));
+    }
     let spent = month_spend(&state.db, workspace).await?;
     if spent >= limit {
         return Err(AppError::PaymentRequired(format!(

@@ -1,6 +1,9 @@
 //! Follows one job for one socket: live events from the cache's pub/sub, and the stored events
 //! whenever the live feed cannot be trusted to be complete (at the start, after a gap, after
-//! falling behind). Sequence numbers make this exact: nothing is skipped or sent twice.
+//! falling behind, and whenever it stays quiet for `ai.websocket.resync_interval_ms`).
+//! Sequence numbers make this exact: nothing is skipped or sent twice.
+
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 
@@ -42,13 +45,21 @@ async fn run(
     if let Flow::Finished = catch_up(state, job_id, &mut last, out).await? {
         return Ok(());
     }
+    let quiet = Duration::from_millis(state.settings.ai.websocket.resync_interval_ms);
     loop {
-        let batch = match live.recv().await {
+        let received = match tokio::time::timeout(quiet, live.recv()).await {
+            Ok(received) => received,
+            // Nothing live for a while: a publish may have been lost (the worker writes every
+            // event to the table first), so the table decides. Sequence numbers keep this
+            // free of duplicates.
+            Err(_) => Err(RecvError::Lagged(0)),
+        };
+        let batch = match received {
             Ok(message) => {
                 serde_json::from_str::<Vec<Envelope>>(&message).map_err(AppError::internal)?
             }
             Err(RecvError::Lagged(_)) => {
-                // Too slow for the live feed: the table has everything in order.
+                // Too slow for the live feed, or it went quiet: the table has everything in order.
                 if let Flow::Finished = catch_up(state, job_id, &mut last, out).await? {
                     return Ok(());
                 }
@@ -106,6 +117,7 @@ async fn catch_up(
     last: &mut i32,
     out: &mpsc::Sender<String>,
 ) -> Result<Flow, AppError> {
+    crate::modules::ai::chat::job::end_if_abandoned(state, job_id).await?;
     // Read the outcome first: every event but the final `done` is stored before the reply is,
     // so the events read next are complete up to it.
     let finished: Option<Outcome> = sqlx::query_as(

@@ -117,6 +117,7 @@ impl Socket {
             Ok(Ok(())) => Next::Continue,
             Ok(Err(_)) => Next::Stop,
             Err(_) => {
+                metrics::counter!("ai_websocket_closed_total", "reason" => "too_slow").increment(1);
                 close(CloseCode::Again, "too slow: the client did not read its messages in time")
             }
         }

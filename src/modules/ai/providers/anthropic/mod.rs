@@ -10,7 +10,7 @@ use reqwest::{RequestBuilder, header::CONTENT_TYPE};
 
 use super::{
     error::ProviderError,
-    provider::{DefaultModels, LlmProvider, pick_model},
+    provider::{CallTarget, DefaultModels, LlmProvider, Operation, pick_model, single_target},
     sse::sse_events,
     stream::decode,
     transport::{ClientOptions, Transport, join_url, sensitive},
@@ -80,6 +80,14 @@ impl LlmProvider for AnthropicProvider {
 
     fn kind(&self) -> ProviderKind {
         ProviderKind::Anthropic
+    }
+
+    fn targets(&self, operation: Operation, model: Option<&str>) -> Vec<CallTarget> {
+        let default = match operation {
+            Operation::Chat => self.config.models.chat.as_str(),
+            Operation::Embedding => "",
+        };
+        single_target(&self.config.name, ProviderKind::Anthropic, model, default)
     }
 
     async fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, ProviderError> {

@@ -139,4 +139,8 @@ impl StreamDecoder for AnthropicDecoder {
         out.push(StreamEvent::Finish { reason });
         Ok(())
     }
+
+    fn usage(&self) -> &Usage {
+        &self.usage
+    }
 }

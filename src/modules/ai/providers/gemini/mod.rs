@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::{
     error::ProviderError,
-    provider::{DefaultModels, LlmProvider, pick_model},
+    provider::{CallTarget, DefaultModels, LlmProvider, Operation, pick_model, single_target},
     sse::sse_events,
     stream::decode,
     transport::{ClientOptions, Transport, join_url, parse_json, sensitive},
@@ -107,6 +107,14 @@ impl LlmProvider for GeminiProvider {
 
     fn kind(&self) -> ProviderKind {
         ProviderKind::Gemini
+    }
+
+    fn targets(&self, operation: Operation, model: Option<&str>) -> Vec<CallTarget> {
+        let default = match operation {
+            Operation::Chat => self.config.models.chat.as_str(),
+            Operation::Embedding => self.config.models.embedding.as_str(),
+        };
+        single_target(&self.config.name, ProviderKind::Gemini, model, default)
     }
 
     async fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, ProviderError> {

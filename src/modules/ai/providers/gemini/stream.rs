@@ -70,4 +70,8 @@ impl StreamDecoder for GeminiDecoder {
         out.push(StreamEvent::Finish { reason });
         Ok(())
     }
+
+    fn usage(&self) -> &Usage {
+        &self.usage
+    }
 }

@@ -12,7 +12,7 @@ use reqwest::{RequestBuilder, header::CONTENT_TYPE};
 pub use self::wire::OpenAiCapabilities;
 use super::{
     error::ProviderError,
-    provider::{DefaultModels, LlmProvider, pick_model},
+    provider::{CallTarget, DefaultModels, LlmProvider, Operation, pick_model, single_target},
     sse::sse_events,
     stream::decode,
     transport::{ClientOptions, Transport, join_url},
@@ -104,6 +104,20 @@ impl LlmProvider for OpenAiProvider {
 
     fn kind(&self) -> ProviderKind {
         self.config.kind
+    }
+
+    fn targets(&self, operation: Operation, model: Option<&str>) -> Vec<CallTarget> {
+        let default = match operation {
+            Operation::Chat => self.config.models.chat.as_str(),
+            Operation::Embedding => {
+                if self.config.capabilities.embeddings {
+                    self.config.models.embedding.as_str()
+                } else {
+                    ""
+                }
+            }
+        };
+        single_target(&self.config.name, self.config.kind, model, default)
     }
 
     async fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, ProviderError> {

@@ -131,4 +131,8 @@ impl StreamDecoder for OpenAiDecoder {
         out.push(StreamEvent::Finish { reason });
         Ok(())
     }
+
+    fn usage(&self) -> &Usage {
+        &self.usage
+    }
 }

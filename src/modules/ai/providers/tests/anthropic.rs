@@ -242,10 +242,14 @@ async fn an_error_event_ends_the_stream_with_its_classification() {
 
     let items = drain(anthropic(&server).chat_stream(&hello()).await.unwrap()).await;
 
+    // The usage reported before the failure, marked partial, so the spent tokens are counted.
+    let mut partial = Usage::new("anthropic", ProviderKind::Anthropic, "claude-sonnet-4-5");
+    (partial.input_tokens, partial.output_tokens, partial.partial) = (3, 1, true);
     assert_eq!(
         items,
         vec![
             Ok(StreamEvent::TextDelta { text: "Par".into() }),
+            Ok(StreamEvent::Usage(partial)),
             Err(ProviderError::Unavailable { message: "Overloaded".into() }),
         ]
     );

@@ -133,6 +133,10 @@ impl LlmProvider for Scripted {
         ProviderKind::OpenAiCompatible
     }
 
+    fn targets(&self, _operation: Operation, _model: Option<&str>) -> Vec<CallTarget> {
+        Vec::new()
+    }
+
     async fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, ProviderError> {
         collect(self.chat_stream(req).await?).await
     }

@@ -8,4 +8,5 @@ mod openai;
 mod openai_media;
 mod registry;
 mod reliability;
+mod retries;
 mod support;

@@ -254,3 +254,76 @@ fn debug_output_never_shows_keys() {
     assert!(!printed.contains("very-secret"), "{printed}");
     assert!(printed.contains("[redacted]"));
 }
+
+fn chain_names(provider: &dyn LlmProvider) -> Vec<String> {
+    provider.targets(Operation::Chat, None).into_iter().map(|t| t.provider).collect()
+}
+
+#[test]
+fn workspace_keys_follow_the_fallback_order_and_membership() {
+    let mut settings = AiProviderSettings {
+        openai: ProviderSettings {
+            api_key: Secret::new(KEY),
+            ..ProviderSettings::built_in("openai")
+        },
+        gemini: ProviderSettings {
+            api_key: Secret::new(KEY),
+            ..ProviderSettings::built_in("gemini")
+        },
+        openai_compatible: vec![CompatibleSettings {
+            chat_model: "llama3.1".into(),
+            ..endpoint("ollama", "http://127.0.0.1:11434")
+        }],
+        fallback: vec!["gemini".into(), "anthropic".into(), "openai".into()],
+        ..AiProviderSettings::default()
+    };
+    let keys = vec![
+        ("ollama".to_string(), Secret::new("ollama-key-1234")),
+        ("anthropic".to_string(), Secret::new("sk-ant-workspace-1")),
+    ];
+
+    let registry = ProviderRegistry::from_settings(&settings, client()).unwrap();
+    let listed = registry.default_with_keys(&keys).unwrap();
+    settings.fallback.clear();
+    let registry = ProviderRegistry::from_settings(&settings, client()).unwrap();
+    let unlisted = registry.default_with_keys(&keys).unwrap();
+
+    assert_eq!(
+        chain_names(listed.as_ref()),
+        ["gemini", "anthropic", "openai"],
+        "the listed order; a key for a provider not listed is not used"
+    );
+    assert_eq!(
+        chain_names(unlisted.as_ref()),
+        ["anthropic", "ollama", "openai", "gemini"],
+        "without a list, the workspace's own providers first"
+    );
+}
+
+#[test]
+fn targets_name_the_model_each_member_would_use() {
+    let settings = AiProviderSettings {
+        openai: ProviderSettings {
+            api_key: Secret::new(KEY),
+            ..ProviderSettings::built_in("openai")
+        },
+        anthropic: ProviderSettings {
+            api_key: Secret::new(KEY),
+            ..ProviderSettings::built_in("anthropic")
+        },
+        ..AiProviderSettings::default()
+    };
+    let registry = ProviderRegistry::from_settings(&settings, client()).unwrap();
+    let chain = registry.default_provider().unwrap();
+
+    let chat = chain.targets(Operation::Chat, Some("gpt-4o"));
+    let embed = chain.targets(Operation::Embedding, None);
+
+    let pairs: Vec<(String, String)> = chat.into_iter().map(|t| (t.provider, t.model)).collect();
+    assert_eq!(
+        pairs,
+        [("openai".into(), "gpt-4o".into()), ("anthropic".into(), "claude-sonnet-4-6".into())]
+    );
+    assert_eq!(embed.len(), 1);
+    assert_eq!(embed[0].model, "text-embedding-3-small");
+}

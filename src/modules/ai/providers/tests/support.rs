@@ -48,26 +48,56 @@ pub fn openai(server: &MockServer) -> OpenAiProvider {
 }
 
 pub fn anthropic(server: &MockServer) -> AnthropicProvider {
+    anthropic_with(server, fast())
+}
+
+pub fn anthropic_with(server: &MockServer, options: ClientOptions) -> AnthropicProvider {
     AnthropicProvider::new(
         AnthropicConfig {
             name: "anthropic".into(),
             base_url: server.uri(),
             api_key: crate::config::Secret::new(KEY),
             models: models("claude-sonnet-4-5", "", ""),
-            options: fast(),
+            options,
         },
         client(),
     )
 }
 
 pub fn gemini(server: &MockServer) -> GeminiProvider {
+    gemini_with(server, fast())
+}
+
+pub fn gemini_with(server: &MockServer, options: ClientOptions) -> GeminiProvider {
     GeminiProvider::new(
         GeminiConfig {
             name: "gemini".into(),
             base_url: server.uri(),
             api_key: crate::config::Secret::new(KEY),
             models: models("gemini-2.5-flash", "gemini-embedding-001", "gemini-2.5-flash-image"),
-            options: fast(),
+            options,
+        },
+        client(),
+    )
+}
+
+/// An OpenAI-compatible server (as Ollama), without a key.
+pub fn compatible_with(server: &MockServer, options: ClientOptions) -> OpenAiProvider {
+    OpenAiProvider::new(
+        OpenAiConfig {
+            name: "ollama".into(),
+            kind: ProviderKind::OpenAiCompatible,
+            base_url: server.uri(),
+            api_key: crate::config::Secret::default(),
+            organization: String::new(),
+            models: DefaultModels { chat: "llama3.1".into(), ..DefaultModels::default() },
+            capabilities: OpenAiCapabilities {
+                embeddings: false,
+                images: false,
+                stream_usage: true,
+                max_completion_tokens: false,
+            },
+            options,
         },
         client(),
     )
