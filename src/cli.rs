@@ -93,6 +93,9 @@ fn output(text: &str) {
 }
 
 pub fn main() -> ExitCode {
+    // Before anything can build a TLS client (telemetry's OTLP exporter, sqlx, reqwest):
+    // every rustls user in the process needs the one provider.
+    crate::app::install_crypto_provider();
     let cli = Cli::parse();
     let settings = match Settings::load() {
         Ok(s) => s,
@@ -150,7 +153,6 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
         }
         Command::CreateAdmin { email, name, password_stdin } => {
             let _guard = telemetry::init(&settings.telemetry)?;
-            crate::app::install_crypto_provider();
             db::ensure_database(&settings.database).await?;
             let pool = db::connect(&settings.database).await?;
             db::migrate(&pool).await?;
@@ -188,7 +190,6 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
             Ok(ExitCode::SUCCESS)
         }
         Command::Healthcheck { port } => {
-            crate::app::install_crypto_provider();
             let port = port.unwrap_or(settings.server.port);
             let url = format!("http://127.0.0.1:{port}/health/ready");
             let client = reqwest::Client::builder().timeout(Duration::from_secs(3)).build()?;

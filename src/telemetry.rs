@@ -1,15 +1,19 @@
 //! Logs (JSON or pretty), OpenTelemetry traces when an OTLP endpoint is set, and the Prometheus
 //! recorder behind `GET /metrics`.
 
-use std::sync::OnceLock;
+use std::{sync::OnceLock, time::Duration};
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response};
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt, util::SubscriberInitExt};
 
 use crate::config::{LogFormat, TelemetrySettings};
+
+const OTLP_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const OTLP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Flushes pending spans when dropped at the end of `main`.
 pub struct TelemetryGuard {
@@ -23,6 +27,22 @@ impl Drop for TelemetryGuard {
         {
             tracing::warn!(error = %e, "could not flush traces");
         }
+    }
+}
+
+/// The batch span processor exports from its own thread, outside Tokio, where reqwest's async
+/// client has no reactor; each export is therefore run as a task on the application's runtime.
+#[derive(Debug)]
+struct OnRuntime {
+    client: reqwest::Client,
+    runtime: tokio::runtime::Handle,
+}
+
+#[async_trait::async_trait]
+impl HttpClient for OnRuntime {
+    async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
+        let client = self.client.clone();
+        self.runtime.spawn(async move { client.send_bytes(request).await }).await?
     }
 }
 
@@ -44,10 +64,19 @@ pub fn init(settings: &TelemetrySettings) -> anyhow::Result<TelemetryGuard> {
     let provider = if settings.otlp_endpoint.is_empty() {
         None
     } else {
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| anyhow::anyhow!("telemetry::init needs a Tokio runtime for OTLP export"))?;
         let endpoint = format!("{}/v1/traces", settings.otlp_endpoint.trim_end_matches('/'));
+        // A collector that hangs must not hold the exporter (or shutdown's flush) forever.
+        let client = reqwest::Client::builder()
+            .connect_timeout(OTLP_CONNECT_TIMEOUT)
+            .timeout(OTLP_TIMEOUT)
+            .build()
+            .map_err(|e| anyhow::anyhow!("could not build the OTLP HTTP client: {e}"))?;
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
-            .with_http_client(reqwest::Client::new())
+            .with_http_client(OnRuntime { client, runtime })
+            .with_timeout(OTLP_TIMEOUT)
             .with_endpoint(endpoint)
             .build()?;
         let resource = opentelemetry_sdk::Resource::builder()
