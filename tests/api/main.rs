@@ -5,6 +5,7 @@
 #[cfg(feature = "ai")]
 mod ai;
 mod cli;
+mod client_address;
 mod config;
 mod errors;
 mod events;
