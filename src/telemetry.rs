@@ -64,8 +64,9 @@ pub fn init(settings: &TelemetrySettings) -> anyhow::Result<TelemetryGuard> {
     let provider = if settings.otlp_endpoint.is_empty() {
         None
     } else {
-        let runtime = tokio::runtime::Handle::try_current()
-            .map_err(|_| anyhow::anyhow!("telemetry::init needs a Tokio runtime for OTLP export"))?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            anyhow::anyhow!("telemetry::init needs a Tokio runtime for OTLP export")
+        })?;
         let endpoint = format!("{}/v1/traces", settings.otlp_endpoint.trim_end_matches('/'));
         // A collector that hangs must not hold the exporter (or shutdown's flush) forever.
         let client = reqwest::Client::builder()

@@ -50,10 +50,7 @@ pub fn client_ip(req: &HttpRequest, trust_proxy: bool) -> Option<IpAddr> {
             .app_data::<web::Data<AppState>>()
             .map(|s| s.settings.server.trusted_proxies)
             .unwrap_or(1);
-        let values = req
-            .headers()
-            .get_all(X_FORWARDED_FOR)
-            .filter_map(|v| v.to_str().ok());
+        let values = req.headers().get_all(X_FORWARDED_FOR).filter_map(|v| v.to_str().ok());
         if let Some(ip) = forwarded_client(values, hops) {
             return Some(ip);
         }

@@ -82,8 +82,7 @@ fn serve(db: &str, env: &[(&str, String)]) -> Served {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child =
-        cmd.arg("serve").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = cmd.arg("serve").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     // The log line announcing the listener carries the port.
     let stdout = child.stdout.take().unwrap();
     let (port_tx, port_rx) = std::sync::mpsc::channel();
