@@ -369,7 +369,13 @@ impl ResponseError for PageError {
 
 // ---- actix extractor errors -------------------------------------------------------------
 
-pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+/// An extractor's error answers like the route it belongs to: problem+json under `/api`, the
+/// HTML error page on pages.
+fn for_route(err: AppError, req: &HttpRequest) -> actix_web::Error {
+    if crate::http::is_api_path(req.path()) { err.into() } else { PageError(err).into() }
+}
+
+pub fn json_error(err: JsonPayloadError, req: &HttpRequest) -> actix_web::Error {
     let app = match &err {
         JsonPayloadError::OverflowKnownLength { length, limit } => AppError::PayloadTooLarge(
             format!("The body is {length} bytes; the limit is {limit} bytes."),
@@ -384,7 +390,7 @@ pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error
         JsonPayloadError::Serialize(_) => AppError::internal(anyhow::anyhow!("{err}")),
         other => AppError::BadRequest(format!("The request body could not be read: {other}.")),
     };
-    app.into()
+    for_route(app, req)
 }
 
 fn json_deserialize_error(e: &serde_json::Error) -> AppError {
@@ -414,21 +420,21 @@ fn data_error_field(message: &str) -> String {
         .to_string()
 }
 
-pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
-    AppError::NotFound(format!("No resource matches this path: {err}.")).into()
+pub fn path_error(err: PathError, req: &HttpRequest) -> actix_web::Error {
+    for_route(AppError::NotFound(format!("No resource matches this path: {err}.")), req)
 }
 
-pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+pub fn query_error(err: QueryPayloadError, req: &HttpRequest) -> actix_web::Error {
     let message = err.to_string();
-    AppError::Validation(vec![FieldError::new(
+    let app = AppError::Validation(vec![FieldError::new(
         data_error_field(&message),
         "invalid",
         format!("Invalid query string: {message}"),
-    )])
-    .into()
+    )]);
+    for_route(app, req)
 }
 
-pub fn form_error(err: UrlencodedError, _req: &HttpRequest) -> actix_web::Error {
+pub fn form_error(err: UrlencodedError, req: &HttpRequest) -> actix_web::Error {
     let app = match &err {
         UrlencodedError::Overflow { size, limit } => AppError::PayloadTooLarge(format!(
             "The form is {size} bytes; the limit is {limit} bytes."
@@ -443,7 +449,7 @@ pub fn form_error(err: UrlencodedError, _req: &HttpRequest) -> actix_web::Error 
         )]),
         other => AppError::BadRequest(format!("The form could not be read: {other}.")),
     };
-    app.into()
+    for_route(app, req)
 }
 
 #[cfg(test)]
