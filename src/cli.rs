@@ -20,7 +20,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Run job workers and cron without HTTP (same as `serve --no-http`).
     Worker,
-    /// Create the database if needed and apply pending migrations, then exit.
+    /// Create the database if needed (and `database.create_if_missing`), apply pending
+    /// migrations, then exit.
     Migrate,
     /// Print the OpenAPI document (JSON) of the enabled modules.
     Openapi {
@@ -138,6 +139,7 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
             db::ensure_database(&settings.database).await?;
             let pool = db::connect(&settings.database).await?;
             db::migrate(&pool).await?;
+            pool.close().await;
             tracing::info!("migrations applied");
             Ok(ExitCode::SUCCESS)
         }

@@ -12,7 +12,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate, matchers};
 
 use crate::helpers::{create_test_database, server_url};
 
-fn smartflow() -> Command {
+pub(crate) fn smartflow() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_smartflow"));
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())

@@ -7,6 +7,7 @@ mod ai;
 mod cli;
 mod client_address;
 mod config;
+mod database;
 mod errors;
 mod events;
 mod health;
