@@ -103,16 +103,3 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     MIGRATOR.run(pool).await.context("database migration failed")?;
     Ok(())
 }
-
-/// Times a query into `database_query_duration_seconds{operation,table}`.
-pub async fn timed<F: std::future::Future>(
-    operation: &'static str,
-    table: &'static str,
-    fut: F,
-) -> F::Output {
-    let started = std::time::Instant::now();
-    let out = fut.await;
-    metrics::histogram!("database_query_duration_seconds", "operation" => operation, "table" => table)
-        .record(started.elapsed().as_secs_f64());
-    out
-}

@@ -12,6 +12,9 @@ use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt, util::Subscribe
 
 use crate::config::{LogFormat, TelemetrySettings};
 
+mod query_metrics;
+pub use query_metrics::QueryMetrics;
+
 const OTLP_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const OTLP_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -48,9 +51,13 @@ impl HttpClient for OnRuntime {
 
 /// Installs the global subscriber. Call once per process, after settings are loaded.
 pub fn init(settings: &TelemetrySettings) -> anyhow::Result<TelemetryGuard> {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&settings.log_level))
-        .map_err(|e| anyhow::anyhow!("invalid setting `telemetry.log_level`: {e}"))?;
+    // Each layer filters on its own: the query metrics need sqlx's debug-level statement
+    // events, which the logs and traces leave out.
+    let filter = || {
+        EnvFilter::try_from_default_env()
+            .or_else(|_| EnvFilter::try_new(&settings.log_level))
+            .map_err(|e| anyhow::anyhow!("invalid setting `telemetry.log_level`: {e}"))
+    };
 
     let fmt_layer = match settings.log_format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
@@ -93,17 +100,30 @@ pub fn init(settings: &TelemetrySettings) -> anyhow::Result<TelemetryGuard> {
     opentelemetry::global::set_text_map_propagator(
         opentelemetry_sdk::propagation::TraceContextPropagator::new(),
     );
-    let otel_layer = provider
-        .as_ref()
-        .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("smartflow")));
+    let otel_layer = match &provider {
+        Some(p) => {
+            Some(tracing_opentelemetry::layer().with_tracer(p.tracer("smartflow")).with_filter(filter()?))
+        }
+        None => None,
+    };
 
+    metrics_handle();
     tracing_subscriber::registry()
-        .with(filter)
-        .with(fmt_layer)
+        .with(fmt_layer.with_filter(filter()?))
         .with(otel_layer)
+        .with(query_metrics_layer())
         .try_init()
         .map_err(|e| anyhow::anyhow!("could not install the log subscriber: {e}"))?;
     Ok(TelemetryGuard { provider })
+}
+
+/// `database_query_duration_seconds` for every statement, with its own filter; tests add it to
+/// their subscriber too.
+pub fn query_metrics_layer<S>() -> impl Layer<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    QueryMetrics::default().with_filter(QueryMetrics::filter())
 }
 
 /// Buckets for the seed's histograms.
