@@ -1,7 +1,10 @@
 # syntax=docker/dockerfile:1
 # SmartFlow: one binary. Build: docker build -t smartflow .
-# Run:   docker run -p 3000:3000 -e DATABASE_URL=postgres://... \
-#          -e SMARTFLOW__SECURITY__ENCRYPTION_KEY=$(openssl rand -base64 32) smartflow
+# Run (production needs its own token signing key and encryption key):
+#   docker run -p 3000:3000 -e DATABASE_URL=postgres://... \
+#     -e SMARTFLOW__AUTH__JWT_SECRET="$(openssl rand -base64 48)" \
+#     -e SMARTFLOW__SECURITY__ENCRYPTION_KEY="$(openssl rand -base64 32)" smartflow
+# Another port: -e PORT=8080 -p 8080:8080 (the health check follows it).
 
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
@@ -23,11 +26,11 @@ RUN apt-get update \
     && useradd --system --uid 10001 --home-dir /var/lib/smartflow --create-home smartflow
 COPY --from=build /src/target/release/smartflow /usr/local/bin/smartflow
 # Configuration comes from the environment only (SMARTFLOW__SECTION__KEY, DATABASE_URL, REDIS_URL,
-# PORT); no config files are shipped, so Settings' defaults apply underneath.
+# PORT); no config files are shipped, so Settings' defaults apply underneath. The port is left to
+# its default (3000) rather than set here: SMARTFLOW__SERVER__PORT would win over PORT.
 ENV SMARTFLOW_ENV=production \
     SMARTFLOW_CONFIG_DIR=/etc/smartflow \
     SMARTFLOW__SERVER__HOST=0.0.0.0 \
-    SMARTFLOW__SERVER__PORT=3000 \
     SMARTFLOW__TELEMETRY__LOG_FORMAT=json
 USER 10001
 WORKDIR /var/lib/smartflow

@@ -69,9 +69,7 @@ impl Application {
             base_url: settings.app.base_url.clone(),
         });
 
-        if settings.database.create_if_missing {
-            db::ensure_database(&settings.database).await?;
-        }
+        db::ensure_database(&settings.database).await?;
         let pool = db::connect(&settings.database).await?;
         if settings.database.migrate_on_start {
             db::migrate(&pool).await?;

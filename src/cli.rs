@@ -20,7 +20,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Run job workers and cron without HTTP (same as `serve --no-http`).
     Worker,
-    /// Create the database if needed and apply pending migrations, then exit.
+    /// Create the database if needed (and `database.create_if_missing`), apply pending
+    /// migrations, then exit.
     Migrate,
     /// Print the OpenAPI document (JSON) of the enabled modules.
     Openapi {
@@ -93,6 +94,9 @@ fn output(text: &str) {
 }
 
 pub fn main() -> ExitCode {
+    // Before anything can build a TLS client (telemetry's OTLP exporter, sqlx, reqwest):
+    // every rustls user in the process needs the one provider.
+    crate::app::install_crypto_provider();
     let cli = Cli::parse();
     let settings = match Settings::load() {
         Ok(s) => s,
@@ -135,6 +139,7 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
             db::ensure_database(&settings.database).await?;
             let pool = db::connect(&settings.database).await?;
             db::migrate(&pool).await?;
+            pool.close().await;
             tracing::info!("migrations applied");
             Ok(ExitCode::SUCCESS)
         }
@@ -150,7 +155,6 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
         }
         Command::CreateAdmin { email, name, password_stdin } => {
             let _guard = telemetry::init(&settings.telemetry)?;
-            crate::app::install_crypto_provider();
             db::ensure_database(&settings.database).await?;
             let pool = db::connect(&settings.database).await?;
             db::migrate(&pool).await?;
@@ -188,7 +192,6 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
             Ok(ExitCode::SUCCESS)
         }
         Command::Healthcheck { port } => {
-            crate::app::install_crypto_provider();
             let port = port.unwrap_or(settings.server.port);
             let url = format!("http://127.0.0.1:{port}/health/ready");
             let client = reqwest::Client::builder().timeout(Duration::from_secs(3)).build()?;

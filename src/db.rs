@@ -4,8 +4,8 @@ use std::{str::FromStr, time::Duration};
 
 use anyhow::Context;
 use sqlx::{
-    ConnectOptions, PgPool,
-    migrate::{MigrateDatabase, Migrator},
+    ConnectOptions, Connection, Executor, PgConnection, PgPool,
+    migrate::Migrator,
     postgres::{PgConnectOptions, PgPoolOptions},
 };
 
@@ -22,20 +22,66 @@ pub fn connect_options(settings: &DatabaseSettings) -> anyhow::Result<PgConnectO
     Ok(options)
 }
 
-/// Creates the database named in `database.url` when it does not exist yet.
+/// SQLSTATE of "database does not exist".
+const INVALID_CATALOG_NAME: &str = "3D000";
+/// SQLSTATE of "database already exists" (another instance created it first).
+const DUPLICATE_DATABASE: &str = "42P04";
+
+/// Makes sure the database named in `database.url` exists. It connects to that database first,
+/// so roles that may not open the `postgres` maintenance database (managed servers) start
+/// normally; only when PostgreSQL says it does not exist, and `database.create_if_missing` is
+/// on, is it created through the maintenance database.
 pub async fn ensure_database(settings: &DatabaseSettings) -> anyhow::Result<()> {
-    let url = settings.url.expose();
-    if sqlx::Postgres::database_exists(url).await.context("could not reach PostgreSQL")? {
-        return Ok(());
-    }
-    match sqlx::Postgres::create_database(url).await {
-        Ok(()) => {
-            tracing::info!("created database");
-            Ok(())
+    let options = connect_options(settings)?;
+    let name = options.get_database().unwrap_or(options.get_username()).to_string();
+    let limit = Duration::from_millis(settings.acquire_timeout_ms);
+    match within(limit, PgConnection::connect_with(&options)).await {
+        Ok(conn) => {
+            let _ = conn.close().await;
+            return Ok(());
         }
-        // Another instance created it between the check and the create.
-        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => Ok(()),
-        Err(e) => Err(e).context("could not create the database"),
+        Err(ConnectError::Sql(sqlx::Error::Database(e)))
+            if e.code().as_deref() == Some(INVALID_CATALOG_NAME) => {}
+        Err(e) => return Err(e).context("could not connect to PostgreSQL (database.url)"),
+    }
+    if !settings.create_if_missing {
+        anyhow::bail!(
+            "database `{name}` does not exist; create it, or set database.create_if_missing = true \
+             to let SmartFlow create it"
+        );
+    }
+    // `createdb` does the same: `postgres` is the maintenance database unless it is the target.
+    let maintenance =
+        options.clone().database(if name == "postgres" { "template1" } else { "postgres" });
+    let mut conn = within(limit, PgConnection::connect_with(&maintenance))
+        .await
+        .with_context(|| format!("database `{name}` does not exist and the maintenance database to create it is not reachable"))?;
+    let create = format!(r#"CREATE DATABASE "{}""#, name.replace('"', "\"\""));
+    match within(limit, conn.execute(sqlx::AssertSqlSafe(create))).await {
+        Ok(_) => tracing::info!(database = %name, "created database"),
+        Err(ConnectError::Sql(sqlx::Error::Database(e)))
+            if e.code().as_deref() == Some(DUPLICATE_DATABASE) => {}
+        Err(e) => return Err(e).with_context(|| format!("could not create database `{name}`")),
+    }
+    let _ = conn.close().await;
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ConnectError {
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+    #[error("no answer within {0:?}")]
+    TimedOut(Duration),
+}
+
+async fn within<T>(
+    limit: Duration,
+    fut: impl std::future::Future<Output = Result<T, sqlx::Error>>,
+) -> Result<T, ConnectError> {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(result) => Ok(result?),
+        Err(_) => Err(ConnectError::TimedOut(limit)),
     }
 }
 
@@ -56,17 +102,4 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<PgPool> {
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     MIGRATOR.run(pool).await.context("database migration failed")?;
     Ok(())
-}
-
-/// Times a query into `database_query_duration_seconds{operation,table}`.
-pub async fn timed<F: std::future::Future>(
-    operation: &'static str,
-    table: &'static str,
-    fut: F,
-) -> F::Output {
-    let started = std::time::Instant::now();
-    let out = fut.await;
-    metrics::histogram!("database_query_duration_seconds", "operation" => operation, "table" => table)
-        .record(started.elapsed().as_secs_f64());
-    out
 }

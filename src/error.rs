@@ -136,7 +136,7 @@ pub enum AppError {
     ServiceUnavailable(String),
     /// 500: anything else; the cause is logged, never shown.
     #[error(transparent)]
-    Internal(#[from] anyhow::Error),
+    Internal(anyhow::Error),
 }
 
 impl AppError {
@@ -149,7 +149,7 @@ impl AppError {
     }
 
     pub fn internal(err: impl Into<anyhow::Error>) -> Self {
-        AppError::Internal(err.into())
+        AppError::from(err.into())
     }
 
     fn slug(&self) -> &'static str {
@@ -220,9 +220,52 @@ impl From<sqlx::Error> for AppError {
             sqlx::Error::PoolTimedOut => {
                 AppError::ServiceUnavailable("The database is busy; retry in a moment.".into())
             }
-            _ => AppError::Internal(err.into()),
+            _ => refused_value(&err).unwrap_or_else(|| AppError::Internal(err.into())),
         }
     }
+}
+
+/// Errors reach handlers wrapped with context too; a database refusing the caller's value is
+/// still the caller's mistake.
+impl From<anyhow::Error> for AppError {
+    fn from(err: anyhow::Error) -> Self {
+        err.downcast_ref::<sqlx::Error>().and_then(refused_value).unwrap_or(AppError::Internal(err))
+    }
+}
+
+/// A 400 for a PostgreSQL data exception, without the statement or the value.
+fn refused_value(err: &sqlx::Error) -> Option<AppError> {
+    let sqlx::Error::Database(db) = err else { return None };
+    let code = db.code()?;
+    let detail = data_exception(&code)?;
+    tracing::info!(code = %code, "database refused a value: {}", db.message());
+    Some(AppError::BadRequest(detail.into()))
+}
+
+/// What to tell the caller for a PostgreSQL data exception (SQLSTATE class 22): a value the
+/// request carried that the database cannot store or compare.
+fn data_exception(code: &str) -> Option<&'static str> {
+    if !code.starts_with("22") {
+        return None;
+    }
+    Some(match code {
+        // invalid byte sequence (a NUL byte in text), untranslatable character (\u0000 in JSON)
+        "22021" | "22P05" => {
+            "A text value contains a character that cannot be stored, such as the NUL character \
+             (\\u0000 or %00); remove it and send the request again."
+        }
+        "22003" => "A number is outside the range that can be stored; send a smaller value.",
+        "22008" | "22007" | "22009" => {
+            "A date or time is invalid or out of range; use RFC 3339, e.g. 2025-01-31T09:00:00Z."
+        }
+        "22001" => "A text value is longer than can be stored; shorten it.",
+        "22P02" => "A value does not have the expected format (e.g. an id that is not a UUID).",
+        "22023" | "22004" => "A value is not valid here; check the fields of the request.",
+        "22025" | "22019" | "2200C" | "2200D" => {
+            "A text value contains an invalid escape or pattern character; remove it."
+        }
+        _ => "A value in the request cannot be processed; check the fields and try again.",
+    })
 }
 
 impl ResponseError for AppError {
@@ -326,7 +369,13 @@ impl ResponseError for PageError {
 
 // ---- actix extractor errors -------------------------------------------------------------
 
-pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+/// An extractor's error answers like the route it belongs to: problem+json under `/api`, the
+/// HTML error page on pages.
+fn for_route(err: AppError, req: &HttpRequest) -> actix_web::Error {
+    if crate::http::is_api_path(req.path()) { err.into() } else { PageError(err).into() }
+}
+
+pub fn json_error(err: JsonPayloadError, req: &HttpRequest) -> actix_web::Error {
     let app = match &err {
         JsonPayloadError::OverflowKnownLength { length, limit } => AppError::PayloadTooLarge(
             format!("The body is {length} bytes; the limit is {limit} bytes."),
@@ -341,7 +390,7 @@ pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error
         JsonPayloadError::Serialize(_) => AppError::internal(anyhow::anyhow!("{err}")),
         other => AppError::BadRequest(format!("The request body could not be read: {other}.")),
     };
-    app.into()
+    for_route(app, req)
 }
 
 fn json_deserialize_error(e: &serde_json::Error) -> AppError {
@@ -371,21 +420,21 @@ fn data_error_field(message: &str) -> String {
         .to_string()
 }
 
-pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
-    AppError::NotFound(format!("No resource matches this path: {err}.")).into()
+pub fn path_error(err: PathError, req: &HttpRequest) -> actix_web::Error {
+    for_route(AppError::NotFound(format!("No resource matches this path: {err}.")), req)
 }
 
-pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+pub fn query_error(err: QueryPayloadError, req: &HttpRequest) -> actix_web::Error {
     let message = err.to_string();
-    AppError::Validation(vec![FieldError::new(
+    let app = AppError::Validation(vec![FieldError::new(
         data_error_field(&message),
         "invalid",
         format!("Invalid query string: {message}"),
-    )])
-    .into()
+    )]);
+    for_route(app, req)
 }
 
-pub fn form_error(err: UrlencodedError, _req: &HttpRequest) -> actix_web::Error {
+pub fn form_error(err: UrlencodedError, req: &HttpRequest) -> actix_web::Error {
     let app = match &err {
         UrlencodedError::Overflow { size, limit } => AppError::PayloadTooLarge(format!(
             "The form is {size} bytes; the limit is {limit} bytes."
@@ -400,7 +449,7 @@ pub fn form_error(err: UrlencodedError, _req: &HttpRequest) -> actix_web::Error 
         )]),
         other => AppError::BadRequest(format!("The form could not be read: {other}.")),
     };
-    app.into()
+    for_route(app, req)
 }
 
 #[cfg(test)]
@@ -424,6 +473,17 @@ mod tests {
         assert_eq!(p.errors.len(), 2);
         assert_eq!(p.kind, "/problems/validation-error");
         assert!(p.detail.unwrap().starts_with("2 fields need fixing"));
+    }
+
+    #[test]
+    fn data_exceptions_are_the_callers_and_say_what_is_wrong() {
+        assert!(data_exception("22021").unwrap().contains("NUL"));
+        assert!(data_exception("22P05").unwrap().contains("NUL"));
+        assert!(data_exception("22003").unwrap().contains("number"));
+        assert!(data_exception("22008").unwrap().contains("date"));
+        assert!(data_exception("22012").is_some(), "the whole class 22 is the caller's data");
+        assert!(data_exception("23505").is_none(), "constraint violations are handled by modules");
+        assert!(data_exception("42P01").is_none(), "a missing table is our bug");
     }
 
     #[test]

@@ -1,15 +1,22 @@
 //! Logs (JSON or pretty), OpenTelemetry traces when an OTLP endpoint is set, and the Prometheus
 //! recorder behind `GET /metrics`.
 
-use std::sync::OnceLock;
+use std::{sync::OnceLock, time::Duration};
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response};
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt, util::SubscriberInitExt};
 
 use crate::config::{LogFormat, TelemetrySettings};
+
+mod query_metrics;
+pub use query_metrics::QueryMetrics;
+
+const OTLP_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const OTLP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Flushes pending spans when dropped at the end of `main`.
 pub struct TelemetryGuard {
@@ -26,11 +33,31 @@ impl Drop for TelemetryGuard {
     }
 }
 
+/// The batch span processor exports from its own thread, outside Tokio, where reqwest's async
+/// client has no reactor; each export is therefore run as a task on the application's runtime.
+#[derive(Debug)]
+struct OnRuntime {
+    client: reqwest::Client,
+    runtime: tokio::runtime::Handle,
+}
+
+#[async_trait::async_trait]
+impl HttpClient for OnRuntime {
+    async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
+        let client = self.client.clone();
+        self.runtime.spawn(async move { client.send_bytes(request).await }).await?
+    }
+}
+
 /// Installs the global subscriber. Call once per process, after settings are loaded.
 pub fn init(settings: &TelemetrySettings) -> anyhow::Result<TelemetryGuard> {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&settings.log_level))
-        .map_err(|e| anyhow::anyhow!("invalid setting `telemetry.log_level`: {e}"))?;
+    // Each layer filters on its own: the query metrics need sqlx's debug-level statement
+    // events, which the logs and traces leave out.
+    let filter = || {
+        EnvFilter::try_from_default_env()
+            .or_else(|_| EnvFilter::try_new(&settings.log_level))
+            .map_err(|e| anyhow::anyhow!("invalid setting `telemetry.log_level`: {e}"))
+    };
 
     let fmt_layer = match settings.log_format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
@@ -44,10 +71,20 @@ pub fn init(settings: &TelemetrySettings) -> anyhow::Result<TelemetryGuard> {
     let provider = if settings.otlp_endpoint.is_empty() {
         None
     } else {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            anyhow::anyhow!("telemetry::init needs a Tokio runtime for OTLP export")
+        })?;
         let endpoint = format!("{}/v1/traces", settings.otlp_endpoint.trim_end_matches('/'));
+        // A collector that hangs must not hold the exporter (or shutdown's flush) forever.
+        let client = reqwest::Client::builder()
+            .connect_timeout(OTLP_CONNECT_TIMEOUT)
+            .timeout(OTLP_TIMEOUT)
+            .build()
+            .map_err(|e| anyhow::anyhow!("could not build the OTLP HTTP client: {e}"))?;
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
-            .with_http_client(reqwest::Client::new())
+            .with_http_client(OnRuntime { client, runtime })
+            .with_timeout(OTLP_TIMEOUT)
             .with_endpoint(endpoint)
             .build()?;
         let resource = opentelemetry_sdk::Resource::builder()
@@ -63,17 +100,30 @@ pub fn init(settings: &TelemetrySettings) -> anyhow::Result<TelemetryGuard> {
     opentelemetry::global::set_text_map_propagator(
         opentelemetry_sdk::propagation::TraceContextPropagator::new(),
     );
-    let otel_layer = provider
-        .as_ref()
-        .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("smartflow")));
+    let otel_layer = match &provider {
+        Some(p) => {
+            Some(tracing_opentelemetry::layer().with_tracer(p.tracer("smartflow")).with_filter(filter()?))
+        }
+        None => None,
+    };
 
+    metrics_handle();
     tracing_subscriber::registry()
-        .with(filter)
-        .with(fmt_layer)
+        .with(fmt_layer.with_filter(filter()?))
         .with(otel_layer)
+        .with(query_metrics_layer())
         .try_init()
         .map_err(|e| anyhow::anyhow!("could not install the log subscriber: {e}"))?;
     Ok(TelemetryGuard { provider })
+}
+
+/// `database_query_duration_seconds` for every statement, with its own filter; tests add it to
+/// their subscriber too.
+pub fn query_metrics_layer<S>() -> impl Layer<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    QueryMetrics::default().with_filter(QueryMetrics::filter())
 }
 
 /// Buckets for the seed's histograms.

@@ -111,8 +111,11 @@ pub struct ServerSettings {
     /// Time a client has to send its request head.
     pub client_request_timeout_ms: u64,
     pub keep_alive_secs: u64,
-    /// Trust `X-Forwarded-For` / `Forwarded` for the client address (only behind your own proxy).
+    /// Take the client address from `X-Forwarded-For` (only behind your own proxies).
     pub trust_proxy_headers: bool,
+    /// How many proxies of yours append to `X-Forwarded-For`: the client address is the entry
+    /// this many places from the right (1 = one nginx with `$proxy_add_x_forwarded_for`).
+    pub trusted_proxies: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -506,6 +509,7 @@ impl Default for Settings {
                 client_request_timeout_ms: 5_000,
                 keep_alive_secs: 75,
                 trust_proxy_headers: false,
+                trusted_proxies: 1,
             },
             process: ProcessSettings { http: true, workers: true, cron: true },
             database: DatabaseSettings {
@@ -962,6 +966,12 @@ impl Settings {
             return Err(ConfigError::invalid(
                 "database.min_connections",
                 "must not exceed database.max_connections",
+            ));
+        }
+        if self.server.trusted_proxies == 0 {
+            return Err(ConfigError::invalid(
+                "server.trusted_proxies",
+                "expected at least 1 (the proxies in front of SmartFlow that append to X-Forwarded-For)",
             ));
         }
         if self.redis.pool_size == 0 {

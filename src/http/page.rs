@@ -142,9 +142,13 @@ struct ErrorPage<'a> {
 
 /// The HTML error page; falls back to plain text if the template itself fails.
 pub fn error_page(status: StatusCode, problem: &Problem) -> HttpResponse {
+    // A page has no `errors` member to point at: the field messages are the detail.
+    let fields: String =
+        problem.errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join(" ");
     let detail = match status.as_u16() {
         404 => "The page you asked for does not exist or has moved.",
         500..=599 => "Something went wrong on our side. Please try again in a moment.",
+        _ if !fields.is_empty() => fields.as_str(),
         _ => problem.detail.as_deref().unwrap_or(""),
     };
     let page = ErrorPage {

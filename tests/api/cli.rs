@@ -3,15 +3,16 @@
 
 use std::{
     io::{BufRead, BufReader},
-    process::{Command, Stdio},
-    time::Duration,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
 };
 
 use serde_json::Value;
+use wiremock::{Mock, MockServer, ResponseTemplate, matchers};
 
 use crate::helpers::{create_test_database, server_url};
 
-fn smartflow() -> Command {
+pub(crate) fn smartflow() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_smartflow"));
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -64,25 +65,28 @@ fn openapi_prints_the_document() {
     assert!(doc["paths"]["/api/health"]["get"].is_object());
 }
 
-#[tokio::test]
-async fn sigterm_finishes_the_request_in_flight_then_exits() {
-    smartflow::app::install_crypto_provider();
-    let db = create_test_database().await;
-    let mut child = smartflow()
-        .env("DATABASE_URL", format!("{}/{db}", server_url()))
+/// A `smartflow serve` child on a random port against `db`, with its log lines.
+struct Served {
+    child: Child,
+    port: u16,
+    logs: std::sync::mpsc::Receiver<String>,
+}
+
+fn serve(db: &str, env: &[(&str, String)]) -> Served {
+    let mut cmd = smartflow();
+    cmd.env("DATABASE_URL", format!("{}/{db}", server_url()))
         .env("PORT", "0")
         .env("SMARTFLOW__TELEMETRY__LOG_LEVEL", "info")
         .env("SMARTFLOW__TELEMETRY__LOG_FORMAT", "json")
-        .env("SMARTFLOW__STORAGE__LOCAL_PATH", std::env::temp_dir().join(&db))
-        .arg("serve")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .env("SMARTFLOW__STORAGE__LOCAL_PATH", std::env::temp_dir().join(db));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.arg("serve").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     // The log line announcing the listener carries the port.
     let stdout = child.stdout.take().unwrap();
     let (port_tx, port_rx) = std::sync::mpsc::channel();
-    let (log_tx, log_rx) = std::sync::mpsc::channel();
+    let (log_tx, logs) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if let Ok(v) = serde_json::from_str::<Value>(&line)
@@ -93,8 +97,51 @@ async fn sigterm_finishes_the_request_in_flight_then_exits() {
             let _ = log_tx.send(line);
         }
     });
-    let port = port_rx.recv_timeout(Duration::from_secs(60)).expect("the server reports its port");
-    let base = format!("http://127.0.0.1:{port}");
+    let port = match port_rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(port) => port as u16,
+        Err(_) => {
+            let _ = child.kill();
+            let mut err = String::new();
+            let _ = std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err);
+            panic!("the server did not report its port; stderr: {err}");
+        }
+    };
+    Served { child, port, logs }
+}
+
+impl Served {
+    fn terminate(&self) {
+        let status =
+            Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status().unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits (up to a minute) for the process to exit.
+    async fn wait(mut self) -> std::process::ExitStatus {
+        tokio::task::spawn_blocking(move || {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                if let Some(status) = self.child.try_wait().unwrap() {
+                    return status;
+                }
+                if Instant::now() > deadline {
+                    let _ = self.child.kill();
+                    panic!("smartflow did not exit within a minute of SIGTERM");
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+        .await
+        .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn sigterm_finishes_the_request_in_flight_then_exits() {
+    smartflow::app::install_crypto_provider();
+    let db = create_test_database().await;
+    let served = serve(&db, &[]);
+    let base = format!("http://127.0.0.1:{}", served.port);
     let client = reqwest::Client::new();
     assert_eq!(client.get(format!("{base}/health/ready")).send().await.unwrap().status(), 200);
 
@@ -114,6 +161,7 @@ async fn sigterm_finishes_the_request_in_flight_then_exits() {
     );
     body_tx.send(Ok(br#"{"email":"someone@example.com","#.to_vec())).await.unwrap();
     // Wait until the server is serving it: in flight are that request and the metrics scrape.
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let text =
             client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
@@ -126,12 +174,13 @@ async fn sigterm_finishes_the_request_in_flight_then_exits() {
         if in_flight >= 2.0 {
             break;
         }
+        assert!(Instant::now() < deadline, "the slow request never showed as in flight");
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
-    assert!(status.success());
+    served.terminate();
     // Shutdown has begun: the log says so.
     loop {
-        let line = log_rx.recv_timeout(Duration::from_secs(30)).expect("shutdown is logged");
+        let line = served.logs.recv_timeout(Duration::from_secs(30)).expect("shutdown is logged");
         if line.contains("shutting down") {
             break;
         }
@@ -141,8 +190,43 @@ async fn sigterm_finishes_the_request_in_flight_then_exits() {
     let res = request.await.unwrap().expect("the in-flight request is answered, not cut off");
     assert_eq!(res.status(), 401);
 
-    let exit = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+    let exit = served.wait().await;
     assert!(exit.success(), "exit status {exit}");
+    let _ = std::fs::remove_dir_all(std::env::temp_dir().join(&db));
+    crate::helpers::drop_test_database(&db).await;
+}
+
+#[tokio::test]
+async fn traces_are_exported_over_otlp_when_an_endpoint_is_set() {
+    smartflow::app::install_crypto_provider();
+    let collector = MockServer::start().await;
+    Mock::given(matchers::method("POST"))
+        .and(matchers::path("/v1/traces"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&collector)
+        .await;
+    let db = create_test_database().await;
+    let served = serve(&db, &[("SMARTFLOW__TELEMETRY__OTLP_ENDPOINT", collector.uri())]);
+    let res = reqwest::get(format!("http://127.0.0.1:{}/api/health", served.port)).await.unwrap();
+    assert_eq!(res.status(), 200);
+
+    // Shutdown flushes the batch of spans to the collector.
+    served.terminate();
+    let exit = served.wait().await;
+    assert!(exit.success(), "exit status {exit}");
+    let received = collector.received_requests().await.unwrap();
+    let export = received
+        .iter()
+        .find(|r| r.method.as_str() == "POST" && r.url.path() == "/v1/traces")
+        .expect("the collector received spans");
+    assert_eq!(
+        export.headers.get("content-type").and_then(|v| v.to_str().ok()),
+        Some("application/x-protobuf")
+    );
+    assert!(!export.body.is_empty());
+    // The span of the health request is in the protobuf payload (names are plain UTF-8 there).
+    let body = String::from_utf8_lossy(&export.body);
+    assert!(body.contains("/api/health"), "no span for the request in the export");
     let _ = std::fs::remove_dir_all(std::env::temp_dir().join(&db));
     crate::helpers::drop_test_database(&db).await;
 }

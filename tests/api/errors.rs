@@ -104,3 +104,49 @@ async fn stopping_the_app_closes_the_listener() {
     let refused = app.client.get(app.url("/health/live")).send().await;
     assert!(refused.is_err(), "the port no longer accepts requests");
 }
+
+/// Extractor errors on pages (a bad id in the path, a form that does not parse) answer the
+/// HTML error page with the extractor's status, not problem+json.
+#[cfg(feature = "main")]
+#[tokio::test]
+async fn extractor_errors_on_pages_are_html_error_pages() {
+    let app = spawn_app().await;
+    let ops = app.signup("ops-extractors@example.com").await;
+    app.make_staff(&ops).await;
+    let res = app
+        .client
+        .get(app.url("/admin/leads/not-a-uuid"))
+        .header("cookie", &ops.session_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert!(header(res.headers(), "content-type").starts_with("text/html"));
+    assert!(res.text().await.unwrap().contains("<h1>Not Found</h1>"));
+
+    // A form field that does not parse, posted with a valid CSRF token.
+    let page = app
+        .client
+        .get(app.url("/admin/leads"))
+        .header("cookie", &ops.session_cookie)
+        .send()
+        .await
+        .unwrap();
+    let csrf = crate::helpers::cookie_named(page.headers(), "sf_csrf").expect("csrf cookie");
+    let res = app
+        .client
+        .post(app.url("/admin/leads/00000000-0000-0000-0000-000000000000"))
+        .header("cookie", format!("{}; {csrf}", ops.session_cookie))
+        .form(&[("status", "no-such-status"), ("csrf_token", csrf.trim_start_matches("sf_csrf="))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    assert!(header(res.headers(), "content-type").starts_with("text/html"));
+    let html = res.text().await.unwrap();
+    assert!(html.contains("no-such-status"), "the page says what is wrong: {html}");
+
+    // The same mistakes under /api stay problem+json.
+    let res = app.get_as("/api/leads/not-a-uuid", &ops.token).await;
+    assert_problem(res, 404).await;
+}

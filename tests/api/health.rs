@@ -72,6 +72,7 @@ async fn readiness_and_liveness() {
 async fn metrics_expose_the_seed_metrics() {
     let app = spawn_app().await;
     app.get("/api/health").await;
+    app.signup("metrics@example.com").await;
     let res = app.get("/metrics").await;
     assert_eq!(res.status(), 200);
     assert!(crate::helpers::header(res.headers(), "content-type").starts_with("text/plain"));
@@ -80,7 +81,13 @@ async fn metrics_expose_the_seed_metrics() {
         text.contains(r#"http_requests_total{method="GET",route="/api/health",status_code="200"}"#),
         "{text}"
     );
-    assert!(text.contains("database_query_duration_seconds"), "{text}");
+    // Every statement is timed, labelled with its operation and main table.
+    assert!(
+        text.lines().any(|l| l.starts_with("database_query_duration_seconds_count{")
+            && l.contains(r#"operation="insert""#)
+            && l.contains(r#"table="smartflow_main.users""#)),
+        "{text}"
+    );
     assert!(text.contains("process_resident_memory_bytes"));
 }
 

@@ -28,12 +28,18 @@ pub fn redis_url() -> String {
 }
 
 static TRACING: LazyLock<()> = LazyLock::new(|| {
-    if std::env::var("TEST_LOG").is_ok() {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter("info,smartflow=debug")
+    use tracing_subscriber::{Layer, layer::SubscriberExt, util::SubscriberInitExt};
+    // The recorder first: the query metrics layer keeps the histogram handles it creates.
+    smartflow::telemetry::metrics_handle();
+    let logs = std::env::var("TEST_LOG").is_ok().then(|| {
+        tracing_subscriber::fmt::layer()
             .with_test_writer()
-            .try_init();
-    }
+            .with_filter(tracing_subscriber::EnvFilter::new("info,smartflow=debug"))
+    });
+    let _ = tracing_subscriber::registry()
+        .with(logs)
+        .with(smartflow::telemetry::query_metrics_layer())
+        .try_init();
 });
 
 /// Test settings: `config/default.toml` + `config/test.toml`, no process environment.

@@ -5,7 +5,9 @@
 #[cfg(feature = "ai")]
 mod ai;
 mod cli;
+mod client_address;
 mod config;
+mod database;
 mod errors;
 mod events;
 mod health;
