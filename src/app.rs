@@ -126,7 +126,7 @@ impl Application {
         });
 
         crate::modules::start(&state);
-        let registry = platform::job_registry();
+        let registry = platform::job_registry_for(&state.settings.modules);
         let unserved = registry.unserved_queues(&state.settings.jobs.queues);
         if !unserved.is_empty() {
             anyhow::bail!(
@@ -134,12 +134,15 @@ impl Application {
                 unserved.join(", ")
             );
         }
-        platform::jobs::cron::sync(&state.db, &state.settings.cron.entries, &registry).await?;
+        // Cron only enqueues, so it knows every compiled-in kind: in the four-service layout the
+        // process running cron schedules work that other processes claim.
+        let every_kind = platform::job_registry();
+        platform::jobs::cron::sync(&state.db, &state.settings.cron.entries, &every_kind).await?;
         let runner =
             state.settings.process.workers.then(|| Runner::start(state.clone(), registry.clone()));
         let cron = if state.settings.process.cron {
             let cron =
-                CronScheduler::start(state.db.clone(), &state.settings.cron.entries, registry)
+                CronScheduler::start(state.db.clone(), &state.settings.cron.entries, every_kind)
                     .await?;
             state.jobs.cron_running.store(true, std::sync::atomic::Ordering::Relaxed);
             Some(cron)

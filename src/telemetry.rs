@@ -101,9 +101,11 @@ pub fn init(settings: &TelemetrySettings) -> anyhow::Result<TelemetryGuard> {
         opentelemetry_sdk::propagation::TraceContextPropagator::new(),
     );
     let otel_layer = match &provider {
-        Some(p) => {
-            Some(tracing_opentelemetry::layer().with_tracer(p.tracer("smartflow")).with_filter(filter()?))
-        }
+        Some(p) => Some(
+            tracing_opentelemetry::layer()
+                .with_tracer(p.tracer("smartflow"))
+                .with_filter(filter()?),
+        ),
         None => None,
     };
 

@@ -4,7 +4,7 @@
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::{
-    config::{Module, Settings},
+    config::{Module, ModuleSettings, Settings},
     platform::jobs::JobRegistry,
     state::{AppState, Extensions},
 };
@@ -158,17 +158,27 @@ pub fn dashboard_links(settings: &Settings) -> Vec<DashboardLink> {
     links
 }
 
-/// Job kinds of every compiled-in module (a disabled module's jobs still drain).
-pub fn register_jobs(registry: &mut JobRegistry) {
+/// Job kinds of the enabled modules: a process claims only jobs it is set up to run (in the
+/// four-service layout, AI jobs wait for the process that has the AI settings).
+pub fn register_jobs(modules: &ModuleSettings, registry: &mut JobRegistry) {
+    let on = |m: Module| modules.is_enabled(m);
     #[cfg(feature = "main")]
-    main_site::register_jobs(registry);
+    if on(Module::Main) {
+        main_site::register_jobs(registry);
+    }
     #[cfg(feature = "ai")]
-    ai::register_jobs(registry);
+    if on(Module::Ai) {
+        ai::register_jobs(registry);
+    }
     #[cfg(feature = "social")]
-    social::register_jobs(registry);
+    if on(Module::Social) {
+        social::register_jobs(registry);
+    }
     #[cfg(feature = "social-ai")]
-    social_ai::register_jobs(registry);
-    let _ = registry;
+    if on(Module::SocialAi) {
+        social_ai::register_jobs(registry);
+    }
+    let _ = (on, registry);
 }
 
 /// External APIs of the enabled modules and whether each is configured (for health).

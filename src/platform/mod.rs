@@ -92,8 +92,13 @@ pub fn register_jobs(registry: &mut jobs::JobRegistry) {
 
 /// Every job kind this binary can run.
 pub fn job_registry() -> jobs::JobRegistry {
+    job_registry_for(&crate::config::ModuleSettings::default())
+}
+
+/// The platform's job kinds and those of the modules `modules` enables.
+pub fn job_registry_for(modules: &crate::config::ModuleSettings) -> jobs::JobRegistry {
     let mut registry = jobs::JobRegistry::new();
     register_jobs(&mut registry);
-    crate::modules::register_jobs(&mut registry);
+    crate::modules::register_jobs(modules, &mut registry);
     registry
 }

@@ -87,8 +87,12 @@ pub(crate) fn classify(sql: &str) -> (Operation, Option<&str>) {
         loop {
             match tokens.next_top_word() {
                 Some(w) => match Operation::of(w) {
-                    Some(op @ (Operation::Select | Operation::Insert | Operation::Update
-                    | Operation::Delete)) => break op,
+                    Some(
+                        op @ (Operation::Select
+                        | Operation::Insert
+                        | Operation::Update
+                        | Operation::Delete),
+                    ) => break op,
                     _ => continue,
                 },
                 None => return (Operation::Other, None),
@@ -202,7 +206,9 @@ impl<'a> Tokens<'a> {
 fn sane_table(table: &str) -> &str {
     let ok = !table.is_empty()
         && table.len() <= 63
-        && table.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.');
+        && table
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.');
     if ok { table } else { "other" }
 }
 
@@ -226,7 +232,8 @@ impl QueryMetrics {
             return h.clone();
         }
         let mut map = slot.write().unwrap_or_else(|e| e.into_inner());
-        let table = if map.len() >= MAX_TABLES && !map.contains_key(table) { "other" } else { table };
+        let table =
+            if map.len() >= MAX_TABLES && !map.contains_key(table) { "other" } else { table };
         map.entry(table.into())
             .or_insert_with(|| {
                 metrics::histogram!(
@@ -298,17 +305,31 @@ mod tests {
 
     #[test]
     fn statements_name_their_operation_and_table() {
-        assert_eq!(c("select id, name from smartflow_main.users where id = $1"), ("select", Some("smartflow_main.users")));
+        assert_eq!(
+            c("select id, name from smartflow_main.users where id = $1"),
+            ("select", Some("smartflow_main.users"))
+        );
         assert_eq!(c("SELECT 1"), ("select", Some("none")));
         assert_eq!(
             c("select (select count(*) from a) as n from smartflow_ai.agents a"),
             ("select", Some("smartflow_ai.agents"))
         );
-        assert_eq!(c("insert into smartflow_shared.jobs (kind) values ($1)"), ("insert", Some("smartflow_shared.jobs")));
-        assert_eq!(c("update smartflow_shared.jobs set state = 'from x'"), ("update", Some("smartflow_shared.jobs")));
-        assert_eq!(c("delete from smartflow_shared.sessions where id = any($1)"), ("delete", Some("smartflow_shared.sessions")));
         assert_eq!(
-            c("with next as (select id from smartflow_shared.jobs for update skip locked)\n update smartflow_shared.jobs j set state = 'running' from next"),
+            c("insert into smartflow_shared.jobs (kind) values ($1)"),
+            ("insert", Some("smartflow_shared.jobs"))
+        );
+        assert_eq!(
+            c("update smartflow_shared.jobs set state = 'from x'"),
+            ("update", Some("smartflow_shared.jobs"))
+        );
+        assert_eq!(
+            c("delete from smartflow_shared.sessions where id = any($1)"),
+            ("delete", Some("smartflow_shared.sessions"))
+        );
+        assert_eq!(
+            c(
+                "with next as (select id from smartflow_shared.jobs for update skip locked)\n update smartflow_shared.jobs j set state = 'running' from next"
+            ),
             ("update", Some("smartflow_shared.jobs"))
         );
         assert_eq!(c("select * from unnest($1::uuid[])"), ("select", Some("function")));

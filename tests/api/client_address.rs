@@ -14,6 +14,7 @@ async fn behind_one_proxy() -> TestApp {
             prefixes: vec!["/api/".into()],
             requests: 2,
             window_secs: 60,
+            methods: vec![],
         }];
     })
     .await
@@ -51,6 +52,7 @@ async fn a_second_proxy_moves_the_client_one_entry_left() {
             prefixes: vec!["/api/".into()],
             requests: 1,
             window_secs: 60,
+            methods: vec![],
         }];
     })
     .await;

@@ -614,3 +614,28 @@ async fn a_job_kind_chooses_its_backoff() {
     assert_eq!(state, "scheduled");
     assert!(in_half_an_hour, "retried after its own hour, not the default seconds");
 }
+
+#[cfg(feature = "ai")]
+#[tokio::test]
+async fn a_process_claims_only_the_jobs_of_its_enabled_modules() {
+    use smartflow::config::{Module, ModuleSettings};
+    let app = app().await;
+    let id: i64 = sqlx::query_scalar(
+        "insert into smartflow_shared.jobs (queue, kind, args) values ('ai', 'ai.chat', '{}') returning id",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+
+    // The site's process (four-service layout) leaves AI work to the AI process.
+    let site_only =
+        smartflow::platform::job_registry_for(&ModuleSettings { enabled: vec![Module::Main] });
+    assert!(!site_only.kinds().contains(&"ai.chat"));
+    assert_eq!(jobs::run_pending(&app.state, &site_only).await.unwrap(), 0);
+    let (state, attempt, _, _) = job_state(&app, id).await;
+    assert_eq!((state.as_str(), attempt), ("available", 0), "untouched");
+
+    let ai = smartflow::platform::job_registry_for(&ModuleSettings { enabled: vec![Module::Ai] });
+    assert_eq!(jobs::run_pending(&app.state, &ai).await.unwrap(), 1, "the AI process runs it");
+    assert_eq!(job_state(&app, id).await.1, 1);
+}

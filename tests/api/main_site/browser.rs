@@ -49,6 +49,8 @@ struct Browser {
     profile: PathBuf,
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     session: String,
+    /// The tab's target id, known to the browser whichever renderer shows it.
+    target: String,
     next_id: u64,
     /// Events read while waiting for a command's answer.
     events: VecDeque<Value>,
@@ -107,6 +109,7 @@ impl Browser {
             profile,
             ws,
             session: String::new(),
+            target: String::new(),
             next_id: 0,
             events: VecDeque::new(),
         };
@@ -118,6 +121,7 @@ impl Browser {
             )
             .await;
         browser.session = attached["sessionId"].as_str().unwrap().to_string();
+        browser.target = target["targetId"].as_str().unwrap().to_string();
         browser.call("Page.enable", json!({})).await;
         browser
             .call(
@@ -143,6 +147,14 @@ impl Browser {
 
     /// Sends a command (to the page once attached) and returns its result.
     async fn call(&mut self, method: &str, params: Value) -> Value {
+        match self.try_call(method, params).await {
+            Ok(result) => result,
+            Err(error) => panic!("{method} failed: {error}"),
+        }
+    }
+
+    /// [`Self::call`], handing back the browser's error instead of failing the test.
+    async fn try_call(&mut self, method: &str, params: Value) -> Result<Value, Value> {
         self.next_id += 1;
         let id = self.next_id;
         let mut msg = json!({ "id": id, "method": method, "params": params });
@@ -153,8 +165,11 @@ impl Browser {
         loop {
             let v = self.read().await;
             if v["id"] == id {
-                assert!(v["error"].is_null(), "{method} failed: {}", v["error"]);
-                return v["result"].clone();
+                return if v["error"].is_null() {
+                    Ok(v["result"].clone())
+                } else {
+                    Err(v["error"].clone())
+                };
             }
             self.events.push_back(v);
         }
@@ -201,11 +216,16 @@ impl Browser {
         self.eval("location.pathname + location.search").await.as_str().unwrap().to_string()
     }
 
-    /// The URL of the page the tab shows now (committed navigations only).
+    /// The URL the tab shows now (committed navigations only). Asked of the browser rather
+    /// than the page: a cross-origin navigation moves the page to another renderer, and the
+    /// page session cannot answer meanwhile.
     async fn current_url(&mut self) -> String {
-        let history = self.call("Page.getNavigationHistory", json!({})).await;
-        let i = history["currentIndex"].as_u64().unwrap() as usize;
-        history["entries"][i]["url"].as_str().unwrap_or_default().to_string()
+        let session = std::mem::take(&mut self.session);
+        let info = self.try_call("Target.getTargetInfo", json!({ "targetId": self.target })).await;
+        self.session = session;
+        info.ok()
+            .and_then(|i| i["targetInfo"]["url"].as_str().map(str::to_string))
+            .unwrap_or_default()
     }
 
     /// Polls until the tab shows a URL starting with `prefix`; `Err` with the last URL seen.

@@ -46,6 +46,8 @@ struct RunningJob {
 struct Shared {
     state: AppState,
     registry: JobRegistry,
+    /// The kinds `registry` runs: only those are claimed.
+    kinds: Vec<String>,
     settings: JobsSettings,
     worker_id: String,
     running: Mutex<HashMap<JobId, RunningJob>>,
@@ -96,6 +98,7 @@ impl Runner {
         let wake = settings.queues.keys().map(|q| (q.clone(), Arc::new(Notify::new()))).collect();
         let shared = Arc::new(Shared {
             state,
+            kinds: registry.kinds().into_iter().map(String::from).collect(),
             registry,
             settings,
             worker_id,
@@ -264,7 +267,7 @@ async fn claim(shared: &Shared, queue: &str, limit: usize) -> Result<Vec<Claimed
         r#"
         with next as (
             select id from smartflow_shared.jobs
-            where state = 'available' and queue = $1
+            where state = 'available' and queue = $1 and kind = any($4)
             order by priority, run_at, id
             limit $2
             for update skip locked
@@ -280,6 +283,7 @@ async fn claim(shared: &Shared, queue: &str, limit: usize) -> Result<Vec<Claimed
     .bind(queue)
     .bind(limit as i64)
     .bind(&shared.worker_id)
+    .bind(&shared.kinds)
     .fetch_all(&shared.state.db)
     .await?;
     Ok(rows
@@ -372,6 +376,7 @@ pub async fn run_pending(state: &AppState, registry: &JobRegistry) -> anyhow::Re
     let shared = Shared {
         state: state.clone(),
         registry: registry.clone(),
+        kinds: registry.kinds().into_iter().map(String::from).collect(),
         settings: state.settings.jobs.clone(),
         worker_id: format!("inline-{}", uuid::Uuid::new_v4().simple()),
         running: Mutex::new(HashMap::new()),
