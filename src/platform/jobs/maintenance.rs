@@ -94,32 +94,20 @@ pub async fn prune_events(
     deliveries: Option<Duration>,
 ) -> Result<(u64, u64), sqlx::Error> {
     // Undispatched events are kept whatever their age: their dispatch is still owed.
+    const EVENTS: &str = "delete from smartflow_shared.events where id in (
+        select id from smartflow_shared.events
+        where created_at < now() - make_interval(secs => $1) and dispatched_at is not null
+        limit 5000)";
+    const DELIVERIES: &str = "delete from smartflow_shared.webhook_deliveries where id in (
+        select id from smartflow_shared.webhook_deliveries
+        where created_at < now() - make_interval(secs => $1)
+        limit 5000)";
     let events = match events {
-        Some(age) => {
-            delete_in_batches(
-                db,
-                "delete from smartflow_shared.events where id in (
-                    select id from smartflow_shared.events
-                    where created_at < now() - make_interval(secs => $1) and dispatched_at is not null
-                    limit 5000)",
-                age,
-            )
-            .await?
-        }
+        Some(age) => delete_in_batches(db, EVENTS, age).await?,
         None => 0,
     };
     let deliveries = match deliveries {
-        Some(age) => {
-            delete_in_batches(
-                db,
-                "delete from smartflow_shared.webhook_deliveries where id in (
-                    select id from smartflow_shared.webhook_deliveries
-                    where created_at < now() - make_interval(secs => $1)
-                    limit 5000)",
-                age,
-            )
-            .await?
-        }
+        Some(age) => delete_in_batches(db, DELIVERIES, age).await?,
         None => 0,
     };
     Ok((events, deliveries))

@@ -229,21 +229,12 @@ pub async fn delete_document(
     let doc = repo::find_document(&state, who.workspace_id, kb, doc).await?;
     who.ensure_can_delete(doc.created_by)?;
     let mut tx = state.db.begin().await?;
-    // Its chunks stay while another document has the same text.
-    let chunks: Vec<Uuid> = sqlx::query_scalar(
-        "delete from smartflow_ai.chunk_sources where document_id = $1 and workspace_id = $2 \
-         returning chunk_id",
-    )
-    .bind(doc.id)
-    .bind(who.workspace_id)
-    .fetch_all(&mut *tx)
-    .await?;
+    super::ingest::detach_chunks(&mut tx, who.workspace_id, doc.id).await?;
     sqlx::query("delete from smartflow_ai.documents where id = $1 and workspace_id = $2")
         .bind(doc.id)
         .bind(who.workspace_id)
         .execute(&mut *tx)
         .await?;
-    super::ingest::delete_orphans(&mut tx, who.workspace_id, &chunks).await?;
     super::cache::bump(&mut *tx, kb).await?;
     record_event(
         &mut tx,

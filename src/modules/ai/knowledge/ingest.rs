@@ -182,16 +182,8 @@ impl IngestDocument {
         let starts: Vec<i32> = chunks.iter().map(|c| c.start as i32).collect();
         let ends: Vec<i32> = chunks.iter().map(|c| c.end as i32).collect();
         let mut tx = state.db.begin().await?;
-        // An earlier attempt's chunks: unlinked, and gone when no other document uses them.
-        let old: Vec<Uuid> = sqlx::query_scalar(
-            "delete from smartflow_ai.chunk_sources where document_id = $1 and workspace_id = $2 \
-             returning chunk_id",
-        )
-        .bind(self.document_id)
-        .bind(self.workspace_id)
-        .fetch_all(&mut *tx)
-        .await?;
-        delete_orphans(&mut tx, self.workspace_id, &old).await?;
+        // An earlier attempt's chunks.
+        detach_chunks(&mut tx, self.workspace_id, self.document_id).await?;
         let inserted: Vec<(Uuid, String)> = sqlx::query_as(
             "insert into smartflow_ai.chunks (knowledge_base_id, workspace_id, content, content_hash, language) \
              select $1, $2, c, h, $3::regconfig from unnest($4::text[], $5::text[]) as t(c, h) \
@@ -273,8 +265,26 @@ impl IngestDocument {
     }
 }
 
+/// Unlinks a document from its chunks and deletes those no other document uses (a chunk
+/// stays while another document has the same text).
+pub async fn detach_chunks(
+    conn: &mut sqlx::PgConnection,
+    workspace: Uuid,
+    document: Uuid,
+) -> Result<(), sqlx::Error> {
+    let chunks: Vec<Uuid> = sqlx::query_scalar(
+        "delete from smartflow_ai.chunk_sources where document_id = $1 and workspace_id = $2 \
+         returning chunk_id",
+    )
+    .bind(document)
+    .bind(workspace)
+    .fetch_all(&mut *conn)
+    .await?;
+    delete_orphans(conn, workspace, &chunks).await
+}
+
 /// Deletes those of `chunks` that no document uses any more.
-pub async fn delete_orphans(
+async fn delete_orphans(
     conn: &mut sqlx::PgConnection,
     workspace: Uuid,
     chunks: &[Uuid],
