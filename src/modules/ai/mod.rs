@@ -79,7 +79,46 @@ pub async fn init(
     Ok(())
 }
 
-pub fn start(_state: &crate::state::AppState) {}
+pub fn start(_state: &crate::state::AppState) {
+    register_metrics();
+}
+
+/// Puts `ai_processing_duration_seconds` on `/metrics` from the start, at zero, for every
+/// operation and outcome the module records (dashboards and alerts see the series before the
+/// first call).
+fn register_metrics() {
+    for operation in ["chat", "agent"] {
+        for outcome in ["ok", "error"] {
+            let _ = metrics::histogram!(
+                "ai_processing_duration_seconds",
+                "operation" => operation,
+                "outcome" => outcome
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod metrics_tests {
+    #[test]
+    fn ai_processing_duration_is_exported_before_any_call() {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, super::register_metrics);
+        let text = handle.render();
+        for (operation, outcome) in
+            [("chat", "ok"), ("chat", "error"), ("agent", "ok"), ("agent", "error")]
+        {
+            assert!(
+                text.lines().any(|l| l.starts_with("ai_processing_duration_seconds_count{")
+                    && l.contains(&format!(r#"operation="{operation}""#))
+                    && l.contains(&format!(r#"outcome="{outcome}""#))
+                    && l.ends_with(" 0")),
+                "{operation}/{outcome} missing:\n{text}"
+            );
+        }
+    }
+}
 
 pub fn dashboard_links() -> Vec<super::DashboardLink> {
     vec![
