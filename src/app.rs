@@ -260,6 +260,7 @@ fn serve_http(state: AppState, doc: utoipa::openapi::OpenApi) -> anyhow::Result<
             .wrap(from_fn(middleware::api_errors))
             .wrap(Compress::default())
             .wrap(from_fn(middleware::security_headers))
+            .wrap(from_fn(middleware::head_as_get))
             .wrap(from_fn(middleware::metrics))
             .wrap(TracingLogger::<SmartFlowRootSpan>::new())
             .wrap(from_fn(middleware::request_id))
