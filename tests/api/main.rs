@@ -12,6 +12,7 @@ mod errors;
 mod events;
 mod health;
 mod helpers;
+mod http_body;
 mod http_head;
 mod identity;
 mod jobs;
