@@ -4,6 +4,7 @@
 
 #[cfg(feature = "ai")]
 mod ai;
+mod bench_scripts;
 mod cli;
 mod client_address;
 mod config;
