@@ -81,6 +81,22 @@ async fn check_config_fails_like_serve_when_a_job_queue_is_not_worked() {
     crate::helpers::drop_test_database(&db).await;
 }
 
+/// The check follows `modules.enabled`: a process runs (and needs queues for) only the job
+/// kinds of its modules, as in the four-service layout.
+#[cfg(all(feature = "main", feature = "ai"))]
+#[test]
+fn check_config_asks_only_for_the_queues_of_the_enabled_modules() {
+    use smartflow::config::Module;
+    let mut settings = crate::helpers::test_settings();
+    settings.jobs.queues.remove("ai");
+    settings.jobs.queues.remove("social");
+    settings.modules.enabled = vec![Module::Main];
+    assert!(smartflow::cli::check_config(&settings).is_ok(), "the site's process runs no AI jobs");
+    settings.modules.enabled = vec![Module::Ai];
+    let err = smartflow::cli::check_config(&settings).unwrap_err().to_string();
+    assert!(err.contains("queue(s) ai "), "{err}");
+}
+
 #[test]
 fn openapi_prints_the_document() {
     let out = smartflow().arg("openapi").output().unwrap();
