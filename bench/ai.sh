@@ -9,4 +9,5 @@ export BENCH_DATABASE_SERVER="${BENCH_DATABASE_SERVER:-postgres://postgres@127.0
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
 export RUST_LOG="${RUST_LOG:-warn}"
 ulimit -n 4096 2>/dev/null || true
-cargo bench --bench ai --quiet 2>/dev/null || cargo bench --bench ai
+# One run: a failure is printed as it happened, not hidden and run again.
+exec cargo bench --bench ai --quiet

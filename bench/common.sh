@@ -4,6 +4,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PG="${BENCH_PG:-postgres://postgres@127.0.0.1:5432}"
 BENCH_DB="${BENCH_DB:-smartflow_bench_http}"
+# The scratch database is dropped and recreated: never one whose name does not say bench.
+source bench/guard.sh
+require_bench_database "$PG/$BENCH_DB" BENCH_DB
 PORT="${BENCH_PORT:-3300}"
 BASE="http://127.0.0.1:$PORT"
 DURATION="${DURATION:-10s}"

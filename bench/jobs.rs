@@ -1,6 +1,8 @@
 //! Job queue throughput and latency against the database in `DATABASE_URL`.
 //! Run with `bench/jobs.sh`; prints one `name: value` line per figure.
-#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::print_stdout, clippy::print_stderr, clippy::unwrap_used, clippy::expect_used)]
+
+mod guard;
 
 use std::{
     sync::{
@@ -93,6 +95,10 @@ fn batch() -> Vec<NewJob> {
 async fn main() {
     let url = std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/smartflow_bench".into());
+    if let Err(refusal) = guard::require_bench_database(&url) {
+        eprintln!("{refusal}");
+        std::process::exit(2);
+    }
     let mut settings = Settings::load_from(&Sources {
         dir: concat!(env!("CARGO_MANIFEST_DIR"), "/config").into(),
         environment: Environment::Test,

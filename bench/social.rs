@@ -6,7 +6,9 @@
 //!   platform receiving its `POST /2/tweets`.
 //! - Calendar latency: `GET /api/calendar` for a month and a week of a workspace holding
 //!   100,000 scheduled and published posts.
-#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::print_stdout, clippy::print_stderr, clippy::unwrap_used, clippy::expect_used)]
+
+mod guard;
 
 use std::{
     collections::HashMap,
@@ -79,6 +81,10 @@ async fn signup(client: &reqwest::Client, base: &str, email: &str) -> (String, S
 async fn main() {
     let url = std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/smartflow_social_bench".into());
+    if let Err(refusal) = guard::require_bench_database(&url) {
+        eprintln!("{refusal}");
+        std::process::exit(2);
+    }
     let redis = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let fake = MockServer::start().await;
     let recorder = Recorder::default();

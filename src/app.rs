@@ -126,14 +126,7 @@ impl Application {
         });
 
         crate::modules::start(&state);
-        let registry = platform::job_registry_for(&state.settings.modules);
-        let unserved = registry.unserved_queues(&state.settings.jobs.queues);
-        if !unserved.is_empty() {
-            anyhow::bail!(
-                "invalid setting `jobs.queues`: jobs use queue(s) {} that no worker runs; add them",
-                unserved.join(", ")
-            );
-        }
+        let registry = platform::checked_job_registry(&state.settings)?;
         // Cron only enqueues, so it knows every compiled-in kind: in the four-service layout the
         // process running cron schedules work that other processes claim.
         let every_kind = platform::job_registry();
@@ -260,6 +253,7 @@ fn serve_http(state: AppState, doc: utoipa::openapi::OpenApi) -> anyhow::Result<
             .wrap(from_fn(middleware::api_errors))
             .wrap(Compress::default())
             .wrap(from_fn(middleware::security_headers))
+            .wrap(from_fn(middleware::head_as_get))
             .wrap(from_fn(middleware::metrics))
             .wrap(TracingLogger::<SmartFlowRootSpan>::new())
             .wrap(from_fn(middleware::request_id))

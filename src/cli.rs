@@ -184,13 +184,16 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::CheckConfig => {
-            output(&format!(
-                "configuration is valid ({})\n{settings:#?}",
-                settings.app.environment.as_str()
-            ));
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::CheckConfig => match check_config(&settings) {
+            Ok(summary) => {
+                output(&summary);
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                report(&format!("smartflow: configuration error: {e}"));
+                Ok(ExitCode::from(78)) // EX_CONFIG, as for settings that do not load
+            }
+        },
         Command::Healthcheck { port } => {
             let port = port.unwrap_or(settings.server.port);
             let url = format!("http://127.0.0.1:{port}/health/ready");
@@ -208,6 +211,13 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
             }
         }
     }
+}
+
+/// What `check-config` prints, after the checks `serve` makes of loaded settings before it
+/// touches a database (today: every job queue in use is worked by `jobs.queues`).
+pub fn check_config(settings: &Settings) -> Result<String, crate::config::ConfigError> {
+    crate::platform::checked_job_registry(settings)?;
+    Ok(format!("configuration is valid ({})\n{settings:#?}", settings.app.environment.as_str()))
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {

@@ -22,6 +22,10 @@ pub const ENVIRONMENT_VAR: &str = "SMARTFLOW_ENV";
 /// Name of the variable that points at the configuration folder (default `./config`).
 pub const CONFIG_DIR_VAR: &str = "SMARTFLOW_CONFIG_DIR";
 
+/// The conventional variables read besides `SMARTFLOW__*`, and the key each sets.
+const CONVENTIONAL_ENV: [(&str, &str); 3] =
+    [("DATABASE_URL", "database.url"), ("REDIS_URL", "redis.url"), ("PORT", "server.port")];
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
@@ -883,6 +887,12 @@ impl ConfigError {
                             e.path.join("__").to_uppercase()
                         )
                     }
+                    // figment would name `SERVER.PORT`; the operator set `PORT`.
+                    (Some(md), _) if md.name == "environment variable(s)" => CONVENTIONAL_ENV
+                        .iter()
+                        .find(|(_, k)| *k == key)
+                        .map(|(var, _)| format!(" (from environment variable `{var}`)"))
+                        .unwrap_or_default(),
                     (Some(md), Some(profile)) => {
                         format!(" (from {}: `{}`)", md.name, md.interpolate(profile, &e.path))
                     }
@@ -929,11 +939,10 @@ impl Settings {
             .merge(Toml::file(sources.dir.join(format!("{}.toml", sources.environment.as_str()))))
             .merge(Serialized::default("app.environment", sources.environment));
         if sources.use_env {
-            figment = figment
-                .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database.url".into()))
-                .merge(Env::raw().only(&["REDIS_URL"]).map(|_| "redis.url".into()))
-                .merge(Env::raw().only(&["PORT"]).map(|_| "server.port".into()))
-                .merge(Env::prefixed("SMARTFLOW__").split("__"));
+            for (var, key) in CONVENTIONAL_ENV {
+                figment = figment.merge(Env::raw().only(&[var]).map(move |_| key.into()));
+            }
+            figment = figment.merge(Env::prefixed("SMARTFLOW__").split("__"));
         }
         figment
     }

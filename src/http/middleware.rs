@@ -1,16 +1,25 @@
-//! The middleware chain, outermost first: request id → tracing → metrics → security headers →
-//! compression → problem+json for `/api` errors → rate limit → routes.
+//! The middleware chain, outermost first: request id → tracing → metrics → HEAD as GET →
+//! security headers → compression → problem+json for `/api` errors → rate limit → routes.
 
-use std::time::Instant;
+use std::{
+    convert::Infallible,
+    pin::Pin,
+    task::{Context, Poll},
+    time::Instant,
+};
 
 use actix_web::{
     Error, HttpMessage, HttpResponse, ResponseError,
-    body::{BoxBody, MessageBody},
+    body::{BodySize, BoxBody, MessageBody},
     dev::{ServiceRequest, ServiceResponse},
-    http::header::{self, HeaderName, HeaderValue},
+    http::{
+        Method,
+        header::{self, HeaderName, HeaderValue},
+    },
     middleware::Next,
     web,
 };
+use bytes::Bytes;
 
 use crate::{
     error::{AppError, PROBLEM_JSON, Problem, problem_for_status, problem_response},
@@ -89,6 +98,43 @@ impl InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         metrics::gauge!("http_requests_in_flight").decrement(1.0);
+    }
+}
+
+/// HEAD is answered as GET would be, for every route at once (RFC 9110 §9.3.2): the request
+/// runs as GET through routing, extractors and handlers, and the response keeps its status and
+/// headers while its body is dropped unread. The body's size stays, so HTTP/1 still sends the
+/// `Content-Length` (or `Transfer-Encoding`) GET would; the connection writes no body for HEAD.
+/// Outside compression, so `Content-Encoding` matches GET's; inside metrics and tracing, so
+/// they record the HEAD the client sent.
+pub async fn head_as_get(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    if req.method() != Method::HEAD {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
+    req.head_mut().method = Method::GET;
+    let res = next.call(req).await?;
+    Ok(res.map_body(|_, body| BoxBody::new(NoBody(body.size()))))
+}
+
+/// A body of the given size that yields nothing: what is left of a response to HEAD. Streams
+/// (server-sent events, compression) are dropped rather than produced for nobody.
+struct NoBody(BodySize);
+
+impl MessageBody for NoBody {
+    type Error = Infallible;
+
+    fn size(&self) -> BodySize {
+        self.0
+    }
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        Poll::Ready(None)
     }
 }
 

@@ -63,7 +63,7 @@ pub fn client_ip(req: &HttpRequest, trust_proxy: bool) -> Option<IpAddr> {
 fn forwarded_client<'a>(values: impl Iterator<Item = &'a str>, hops: usize) -> Option<IpAddr> {
     let entries: Vec<&str> =
         values.flat_map(|v| v.split(',')).map(str::trim).filter(|e| !e.is_empty()).collect();
-    let index = entries.len().checked_sub(hops.max(1)).unwrap_or(0);
+    let index = entries.len().saturating_sub(hops.max(1));
     parse_forwarded_ip(entries.get(index)?)
 }
 

@@ -1,5 +1,6 @@
 //! What the router does not match: 405 with `Allow` when the path exists with other methods
-//! (known from the OpenAPI document, built from the same registrations), else 404 — as
+//! (known from the OpenAPI document, built from the same registrations; HEAD wherever GET),
+//! else 404 — as
 //! problem+json under `/api`, as the HTML page elsewhere.
 
 use actix_web::{HttpRequest, HttpResponse, ResponseError, dev::ResourceDef, http::Method, web};
@@ -35,6 +36,10 @@ impl RouteTable {
                     if op.is_some() {
                         methods.push(name.to_string());
                     }
+                }
+                // Every GET route answers HEAD too (`middleware::head_as_get`).
+                if item.get.is_some() && item.head.is_none() {
+                    methods.push("HEAD".to_string());
                 }
                 (ResourceDef::new(path.as_str()), methods)
             })

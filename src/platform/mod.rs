@@ -102,3 +102,20 @@ pub fn job_registry_for(modules: &crate::config::ModuleSettings) -> jobs::JobReg
     crate::modules::register_jobs(modules, &mut registry);
     registry
 }
+
+/// The job kinds this process runs (those of its enabled modules), once `settings.jobs.queues`
+/// is known to work every queue they use: a job on a queue no worker runs would wait forever.
+/// `serve` refuses to start and `check-config` fails on the same check.
+pub fn checked_job_registry(
+    settings: &crate::config::Settings,
+) -> Result<jobs::JobRegistry, crate::config::ConfigError> {
+    let registry = job_registry_for(&settings.modules);
+    let unserved = registry.unserved_queues(&settings.jobs.queues);
+    if !unserved.is_empty() {
+        return Err(crate::config::ConfigError::invalid(
+            "jobs.queues",
+            format!("jobs use queue(s) {} that no worker runs; add them", unserved.join(", ")),
+        ));
+    }
+    Ok(registry)
+}

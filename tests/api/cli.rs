@@ -56,6 +56,47 @@ fn check_config_prints_settings_without_secrets() {
     assert!(!text.contains("hunter2") && !text.contains("a-very-secret"), "{text}");
 }
 
+/// Every queue a registered job kind uses must be worked (`jobs.queues`): `check-config` fails
+/// on what would stop `serve`, with the same message. Configuration layers add queues key by key
+/// and cannot remove one, so the settings are narrowed in-process here.
+#[tokio::test]
+async fn check_config_fails_like_serve_when_a_job_queue_is_not_worked() {
+    let mut settings = crate::helpers::test_settings();
+    assert!(smartflow::cli::check_config(&settings).is_ok());
+    settings.jobs.queues.remove("email");
+    let err = smartflow::cli::check_config(&settings).unwrap_err().to_string();
+    assert!(err.contains("`jobs.queues`") && err.contains("queue(s) email "), "{err}");
+
+    smartflow::app::install_crypto_provider();
+    let db = create_test_database().await;
+    settings.database.url = smartflow::config::Secret::new(format!("{}/{db}", server_url()));
+    settings.server.port = 0;
+    settings.storage.local_path = std::env::temp_dir().join(&db).to_string_lossy().into_owned();
+    let serve_err = match smartflow::Application::build(settings).await {
+        Ok(_) => panic!("serve started without a worker for the email queue"),
+        Err(e) => e.to_string(),
+    };
+    assert_eq!(serve_err, err, "serve stops on the same check");
+    let _ = std::fs::remove_dir_all(std::env::temp_dir().join(&db));
+    crate::helpers::drop_test_database(&db).await;
+}
+
+/// The check follows `modules.enabled`: a process runs (and needs queues for) only the job
+/// kinds of its modules, as in the four-service layout.
+#[cfg(all(feature = "main", feature = "ai"))]
+#[test]
+fn check_config_asks_only_for_the_queues_of_the_enabled_modules() {
+    use smartflow::config::Module;
+    let mut settings = crate::helpers::test_settings();
+    settings.jobs.queues.remove("ai");
+    settings.jobs.queues.remove("social");
+    settings.modules.enabled = vec![Module::Main];
+    assert!(smartflow::cli::check_config(&settings).is_ok(), "the site's process runs no AI jobs");
+    settings.modules.enabled = vec![Module::Ai];
+    let err = smartflow::cli::check_config(&settings).unwrap_err().to_string();
+    assert!(err.contains("queue(s) ai "), "{err}");
+}
+
 #[test]
 fn openapi_prints_the_document() {
     let out = smartflow().arg("openapi").output().unwrap();

@@ -111,3 +111,68 @@ fn production_needs_its_own_secrets() {
     settings.auth.jwt_secret = smartflow::config::Secret::new("short");
     assert!(settings.validate().unwrap_err().to_string().contains("at least 32"));
 }
+
+/// The block of `check-config`'s output that starts with `opening` (`redis: RedisSettings {`).
+fn printed_block<'a>(text: &'a str, opening: &str) -> &'a str {
+    let start = text.find(opening).unwrap_or_else(|| panic!("no `{opening}` in {text}"));
+    let rest = &text[start..];
+    &rest[..rest.find("\n    },").unwrap_or(rest.len())]
+}
+
+/// The real process-environment path: the binary's `check-config` with variables set, so the
+/// variables the operator writes are the ones read (the test process's environment is untouched).
+#[test]
+fn the_process_environment_sets_keys_and_names_them_when_wrong() {
+    let check = |vars: &[(&str, &str)]| {
+        let mut cmd = crate::cli::smartflow();
+        cmd.envs(vars.iter().copied()).arg("check-config");
+        let out = cmd.output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out.status.code(), text, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+
+    let (code, files_only, _) = check(&[]);
+    assert_eq!(code, Some(0));
+    assert!(printed_block(&files_only, "redis: RedisSettings {").contains("url: [unset],"));
+    assert!(printed_block(&files_only, "server: ServerSettings {").contains("port: 0,"));
+
+    let (code, text, err) = check(&[
+        ("PORT", "4321"),
+        ("REDIS_URL", "redis://cache.example:6379"),
+        ("DATABASE_URL", "postgres://app@db.example:5432/smartflow"),
+        ("SMARTFLOW__DATABASE__MAX_CONNECTIONS", "40"),
+        ("SMARTFLOW__RATE_LIMIT__EXEMPT", r#"["/health/"]"#),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(printed_block(&text, "server: ServerSettings {").contains("port: 4321,"), "{text}");
+    assert!(printed_block(&text, "redis: RedisSettings {").contains("url: [redacted],"), "{text}");
+    let database = printed_block(&text, "database: DatabaseSettings {");
+    assert!(database.contains("max_connections: 40,"), "{database}");
+    let rate_limit = printed_block(&text, "rate_limit: RateLimitSettings {");
+    assert!(
+        rate_limit.contains("exempt: [\n            \"/health/\",\n        ],"),
+        "{rate_limit}"
+    );
+    // `SMARTFLOW__SERVER__PORT` is the more specific of the two.
+    let (_, text, _) = check(&[("PORT", "4321"), ("SMARTFLOW__SERVER__PORT", "4400")]);
+    assert!(printed_block(&text, "server: ServerSettings {").contains("port: 4400,"), "{text}");
+
+    // A wrong value stops with EX_CONFIG, naming the key (and the variable when figment knows).
+    for (var, value, names) in [
+        ("PORT", "eighty", &["`server.port`", "`PORT`"][..]),
+        ("DATABASE_URL", "mysql://db.example/smartflow", &["`database.url`", "postgres"][..]),
+        ("REDIS_URL", "http://cache.example", &["`redis.url`", "redis"][..]),
+        (
+            "SMARTFLOW__SERVER__BODY_LIMIT_BYTES",
+            "big",
+            &["`server.body_limit_bytes`", "`SMARTFLOW__SERVER__BODY_LIMIT_BYTES`"][..],
+        ),
+    ] {
+        let (code, _, err) = check(&[(var, value)]);
+        assert_eq!(code, Some(78), "{var}={value}: {err}");
+        for name in names {
+            assert!(err.contains(name), "{var}={value} should name {name}: {err}");
+        }
+        assert!(!err.contains("SERVER.PORT"), "names a variable nobody set: {err}");
+    }
+}

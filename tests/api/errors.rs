@@ -14,7 +14,7 @@ async fn unknown_api_route_is_a_problem_404() {
 async fn wrong_method_is_a_problem_405_with_allow() {
     let app = spawn_app().await;
     let res = app.request(Method::DELETE, "/api/health").await;
-    assert_eq!(header(res.headers(), "allow"), "GET");
+    assert_eq!(header(res.headers(), "allow"), "GET, HEAD", "GET routes answer HEAD too");
     let body = assert_problem(res, 405).await;
     assert!(body["detail"].as_str().unwrap().contains("GET"));
     let res = app.request(Method::POST, "/api/ai/info").await;
@@ -90,7 +90,7 @@ async fn hsts_is_sent_when_the_site_is_https() {
 async fn bodies_sent_to_routes_without_them_are_still_problems() {
     let app = spawn_app().await;
     let res = app.post_json("/api/health", &serde_json::json!({"x": 1})).await;
-    assert_eq!(header(res.headers(), "allow"), "GET");
+    assert_eq!(header(res.headers(), "allow"), "GET, HEAD", "GET routes answer HEAD too");
     assert_problem(res, 405).await;
     let res = app.post_raw("/api/nothing-here", "text/plain", "hello").await;
     assert_problem(res, 404).await;

@@ -26,6 +26,8 @@ static RUNS: LazyLock<Mutex<HashMap<String, mpsc::UnboundedSender<Run>>>> =
 static SEEN: LazyLock<Mutex<std::collections::HashSet<String>>> = LazyLock::new(Default::default);
 static GATES: LazyLock<Mutex<HashMap<String, std::sync::Arc<Notify>>>> =
     LazyLock::new(Default::default);
+/// Per test: how many of its `Counted` jobs run right now, and the most that ever ran at once.
+static ACTIVE: LazyLock<Mutex<HashMap<String, (usize, usize)>>> = LazyLock::new(Default::default);
 
 fn runs(test: &str) -> mpsc::UnboundedReceiver<Run> {
     let (tx, rx) = mpsc::unbounded_channel();
@@ -106,6 +108,30 @@ impl Job for Gated {
     }
 }
 
+/// Counts how many of its test's jobs run at once; each waits for its own gate
+/// (`{test}:{job id}`), so the test finishes them one by one.
+#[derive(Serialize, Deserialize)]
+struct Counted {
+    test: String,
+}
+
+#[async_trait]
+impl Job for Counted {
+    const KIND: &'static str = "test.counted";
+    async fn run(self, ctx: JobContext) -> JobResult {
+        {
+            let mut active = ACTIVE.lock().unwrap();
+            let (now, most) = active.entry(self.test.clone()).or_default();
+            *now += 1;
+            *most = (*most).max(*now);
+        }
+        report(&self.test, &ctx);
+        gate(&format!("{}:{}", self.test, ctx.id)).notified().await;
+        ACTIVE.lock().unwrap().entry(self.test.clone()).or_default().0 -= 1;
+        Ok(Outcome::Done)
+    }
+}
+
 /// The same kind as `Gated`, as a newer worker that finishes at once.
 #[derive(Serialize, Deserialize)]
 struct GatedFixed {
@@ -167,7 +193,8 @@ fn registry() -> JobRegistry {
         .register::<Flaky>()
         .register::<Gated>()
         .register::<Outcomes>()
-        .register::<Patient>();
+        .register::<Patient>()
+        .register::<Counted>();
     r
 }
 
@@ -638,4 +665,128 @@ async fn a_process_claims_only_the_jobs_of_its_enabled_modules() {
     let ai = smartflow::platform::job_registry_for(&ModuleSettings { enabled: vec![Module::Ai] });
     assert_eq!(jobs::run_pending(&app.state, &ai).await.unwrap(), 1, "the AI process runs it");
     assert_eq!(job_state(&app, id).await.1, 1);
+}
+
+#[tokio::test]
+async fn a_cron_entry_with_an_empty_schedule_is_off() {
+    let app = app().await;
+    let entry = |name: &str, schedule: &str| smartflow::config::CronEntry {
+        name: name.into(),
+        schedule: schedule.into(),
+        timezone: "UTC".into(),
+        job: "test.record".into(),
+        enabled: true,
+    };
+    let entries = vec![entry("off", ""), entry("on", "0 0 3 * * *")];
+    let registry = registry();
+    cron::sync(&app.db, &entries, &registry).await.unwrap();
+    let enabled: bool = sqlx::query_scalar(
+        "select enabled from smartflow_shared.cron_schedules where name = 'off'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert!(!enabled, "stored as off");
+
+    // Even with a slot that is due, the entry that is off enqueues nothing; its sibling does.
+    let due = "update smartflow_shared.cron_schedules set next_at = now() - interval '1 second' \
+               where name in ('off', 'on')";
+    sqlx::query(due).execute(&app.db).await.unwrap();
+    let enqueued = cron::tick(&app.db, &registry).await.unwrap();
+    assert_eq!(enqueued.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>(), ["on"]);
+    // A restart syncs the entries again: still off.
+    cron::sync(&app.db, &entries, &registry).await.unwrap();
+    sqlx::query(due).execute(&app.db).await.unwrap();
+    let enqueued = cron::tick(&app.db, &registry).await.unwrap();
+    assert!(enqueued.iter().all(|(name, _)| name != "off"), "{enqueued:?}");
+    let keys: Vec<String> =
+        sqlx::query_scalar("select unique_key from smartflow_shared.jobs order by id")
+            .fetch_all(&app.db)
+            .await
+            .unwrap();
+    assert!(!keys.is_empty() && keys.iter().all(|k| k.starts_with("cron:on@")), "{keys:?}");
+}
+
+#[tokio::test]
+async fn jobs_are_claimed_by_priority_then_run_at() {
+    let app = app().await;
+    let t = test_id();
+    let mut rx = runs(&t);
+    let now = Utc::now();
+    let ago = |secs: i64| now - chrono::Duration::seconds(secs);
+    // (priority, due since): inserted in an order that is neither the id nor the run_at order.
+    let specs = [(3, ago(10)), (1, ago(1)), (1, ago(5)), (0, ago(1)), (3, ago(20))];
+    let mut ids = Vec::new();
+    let mut conn = app.db.acquire().await.unwrap();
+    for (priority, run_at) in specs {
+        let job =
+            NewJob::of(&Record { test: t.clone() }).unwrap().priority(priority).run_at(run_at);
+        ids.push(jobs::insert(&mut conn, job).await.unwrap().unwrap());
+    }
+    // One at a time, each claim takes the first job in line.
+    assert_eq!(jobs::run_pending(&app.state, &registry()).await.unwrap(), 5);
+    let mut order = Vec::new();
+    for _ in 0..5 {
+        order.push(next(&mut rx).await.0);
+    }
+    // Lower priority numbers first; among equals, the earliest run_at.
+    assert_eq!(order, [ids[3], ids[2], ids[1], ids[4], ids[0]]);
+}
+
+#[tokio::test]
+async fn a_queue_never_runs_more_jobs_at_once_than_its_concurrency() {
+    let app = spawn_app_with(CacheKind::Memory, |s| {
+        s.process.workers = false;
+        s.process.cron = false;
+        s.jobs.queues.insert("limited".into(), 2);
+    })
+    .await;
+    let t = test_id();
+    let mut rx = runs(&t);
+    let batch: Vec<NewJob> = (0..6)
+        .map(|_| {
+            let mut job = NewJob::of(&Counted { test: t.clone() }).unwrap();
+            job.queue = "limited".into();
+            job
+        })
+        .collect();
+    let mut conn = app.db.acquire().await.unwrap();
+    assert_eq!(jobs::insert_many(&mut conn, &batch).await.unwrap(), 6);
+
+    let runner = Runner::start(app.state.clone(), registry());
+    let mut running =
+        std::collections::VecDeque::from([next(&mut rx).await.0, next(&mut rx).await.0]);
+    // Both slots are taken and the runner claimed nothing more for this queue.
+    let claimed: i64 = sqlx::query_scalar(
+        "select count(*) from smartflow_shared.jobs where queue = 'limited' and state = 'running'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(claimed, 2);
+
+    // Each job that finishes makes room for exactly one more.
+    let mut ran: std::collections::HashSet<i64> = running.iter().copied().collect();
+    for _ in 0..4 {
+        let done = running.pop_front().unwrap();
+        gate(&format!("{t}:{done}")).notify_one();
+        let started = next(&mut rx).await.0;
+        assert!(ran.insert(started), "job {started} ran twice");
+        running.push_back(started);
+    }
+    for id in running {
+        gate(&format!("{t}:{id}")).notify_one();
+    }
+    runner.shutdown().await;
+
+    assert_eq!(ran.len(), 6);
+    let (now, most) = ACTIVE.lock().unwrap()[&t];
+    assert_eq!((now, most), (0, 2), "at most two at once, and two did run together");
+    let completed: i64 = sqlx::query_scalar(
+        "select count(*) from smartflow_shared.jobs where queue = 'limited' and state = 'completed'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(completed, 6);
 }

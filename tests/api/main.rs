@@ -4,6 +4,7 @@
 
 #[cfg(feature = "ai")]
 mod ai;
+mod bench_scripts;
 mod cli;
 mod client_address;
 mod config;
@@ -12,6 +13,8 @@ mod errors;
 mod events;
 mod health;
 mod helpers;
+mod http_body;
+mod http_head;
 mod identity;
 mod jobs;
 mod live;

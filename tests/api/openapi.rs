@@ -46,11 +46,40 @@ async fn every_operation_has_a_unique_id_and_an_error_response() {
     }
 }
 
-#[test]
-fn cli_document_matches_the_served_one() {
-    let settings = crate::helpers::test_settings();
-    let doc = smartflow::openapi::document(&settings);
-    assert!(doc.paths.paths.contains_key("/api/health"));
+/// `smartflow openapi` prints the very document the server serves, for the same modules.
+async fn assert_cli_prints_the_served_document(
+    app: &crate::helpers::TestApp,
+    env: &[(&str, &str)],
+) {
+    let res = app.get("/api-docs/openapi.json").await;
+    assert_eq!(res.status(), 200);
+    let served: Value = res.json().await.unwrap();
+    let out = crate::cli::smartflow().envs(env.iter().copied()).arg("openapi").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(printed["paths"].as_object().is_some_and(|p| !p.is_empty()));
+    assert!(printed == served, "`smartflow openapi` differs from /api-docs/openapi.json");
+}
+
+#[tokio::test]
+async fn cli_document_matches_the_served_one() {
+    let app = spawn_app().await;
+    assert_cli_prints_the_served_document(&app, &[]).await;
+}
+
+#[cfg(feature = "ai")]
+#[tokio::test]
+async fn cli_document_matches_the_served_one_for_fewer_modules() {
+    use smartflow::config::Module;
+    let app = crate::helpers::spawn_app_with(crate::helpers::CacheKind::Memory, |s| {
+        s.modules.enabled = vec![Module::Ai];
+    })
+    .await;
+    assert_cli_prints_the_served_document(&app, &[("SMARTFLOW__MODULES__ENABLED", r#"["ai"]"#)])
+        .await;
+    let doc: Value = app.get("/api-docs/openapi.json").await.json().await.unwrap();
+    assert!(doc["paths"]["/api/ai/info"]["get"].is_object());
+    assert!(doc["paths"].get("/api/main/info").is_none(), "only the enabled module's routes");
 }
 
 /// Every route handler in `src/` carries `#[utoipa::path]`, so `.service()` documents it, or
