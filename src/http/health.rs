@@ -160,18 +160,16 @@ async fn check_jobs(state: &AppState, timeout: Duration) -> Check {
         role(state.settings.process.workers, state.jobs.worker_running.load(Ordering::Relaxed));
     let cron = role(state.settings.process.cron, state.jobs.cron_running.load(Ordering::Relaxed));
     let stale_after = (state.settings.jobs.heartbeat_interval_ms * 3) as f64 / 1000.0;
-    let probe = async {
-        let lag = crate::platform::jobs::queue_lag(&state.db).await?;
-        let alive: i64 = sqlx::query_scalar(
-            "select count(*) from smartflow_shared.job_workers \
-             where heartbeat_at > now() - make_interval(secs => $1)",
-        )
-        .bind(stale_after.max(1.0))
-        .fetch_one(&state.db)
-        .await?;
-        Ok::<_, sqlx::Error>((lag, alive))
-    };
-    let (lag, alive) = match tokio::time::timeout(timeout, probe).await {
+    // One round trip: live workers across instances and the oldest runnable job's wait.
+    let probe = sqlx::query_as::<_, (i64, f64)>(
+        "select (select count(*) from smartflow_shared.job_workers \
+                 where heartbeat_at > now() - make_interval(secs => $1)), \
+                coalesce((select greatest(extract(epoch from now() - min(run_at)), 0)::float8 \
+                          from smartflow_shared.jobs where state = 'available'), 0)",
+    )
+    .bind(stale_after.max(1.0))
+    .fetch_one(&state.db);
+    let (alive, max_lag) = match tokio::time::timeout(timeout, probe).await {
         Ok(Ok(v)) => v,
         _ => {
             return Check::error(
@@ -179,7 +177,6 @@ async fn check_jobs(state: &AppState, timeout: Duration) -> Check {
             );
         }
     };
-    let max_lag = lag.iter().map(|(_, l)| *l).fold(0.0, f64::max);
     let info = json!({
         "worker": worker,
         "cron": cron,
@@ -210,8 +207,7 @@ fn check_external_apis(state: &AppState) -> Check {
 }
 
 fn check_memory(state: &AppState) -> Check {
-    let stats = process::stats();
-    let Some(rss) = stats.rss_bytes else {
+    let Some(rss) = process::rss_bytes() else {
         return Check::ok(json!({ "detail": "not measured on this platform" }));
     };
     let rss_mb = rss as f64 / 1_048_576.0;

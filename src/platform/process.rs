@@ -23,59 +23,92 @@ fn clock_ticks() -> f64 {
     100.0
 }
 
+/// Everything below, plus open file descriptors (for `/metrics`).
 pub fn stats() -> ProcessStats {
-    let mut s = ProcessStats::default();
-    if let Ok(statm) = std::fs::read_to_string("/proc/self/statm") {
-        let mut parts = statm.split_whitespace();
-        s.virtual_bytes = parts.next().and_then(|v| v.parse::<u64>().ok()).map(|p| p * page_size());
-        s.rss_bytes = parts.next().and_then(|v| v.parse::<u64>().ok()).map(|p| p * page_size());
+    let (virtual_bytes, rss_bytes) = memory();
+    let (cpu_seconds, threads, start_time_secs) = stat();
+    ProcessStats {
+        rss_bytes,
+        virtual_bytes,
+        cpu_seconds,
+        threads,
+        start_time_secs,
+        open_fds: std::fs::read_dir("/proc/self/fd").ok().map(|d| d.count() as u64),
     }
-    if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
-        // Fields after the command name, which is in parentheses and may contain spaces.
-        if let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) {
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            // f[0] is field 3 (state); utime=14, stime=15, num_threads=20, starttime=22.
-            let field = |n: usize| f.get(n - 3).and_then(|v| v.parse::<f64>().ok());
-            if let (Some(u), Some(st)) = (field(14), field(15)) {
-                s.cpu_seconds = Some((u + st) / clock_ticks());
-            }
-            s.threads = field(20).map(|t| t as u64);
-            if let (Some(start), Some(boot)) = (field(22), boot_time()) {
-                s.start_time_secs = Some(boot + start / clock_ticks());
-            }
-        }
-    }
-    s.open_fds = std::fs::read_dir("/proc/self/fd").ok().map(|d| d.count() as u64);
-    s
 }
 
+/// Resident set size alone (one small read; the health check asks on every probe).
+pub fn rss_bytes() -> Option<u64> {
+    memory().1
+}
+
+/// (virtual, resident) bytes from `/proc/self/statm`.
+fn memory() -> (Option<u64>, Option<u64>) {
+    let Ok(statm) = std::fs::read_to_string("/proc/self/statm") else { return (None, None) };
+    let mut pages =
+        statm.split_whitespace().map(|v| v.parse::<u64>().ok().map(|p| p * page_size()));
+    (pages.next().flatten(), pages.next().flatten())
+}
+
+/// (CPU seconds, threads, start time) from `/proc/self/stat`.
+fn stat() -> (Option<f64>, Option<u64>, Option<f64>) {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return (None, None, None) };
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let Some((_, rest)) = stat.rsplit_once(')') else { return (None, None, None) };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // f[0] is field 3 (state); utime=14, stime=15, num_threads=20, starttime=22.
+    let field = |n: usize| f.get(n - 3).and_then(|v| v.parse::<f64>().ok());
+    let cpu = field(14).zip(field(15)).map(|(u, s)| (u + s) / clock_ticks());
+    let start = field(22).zip(boot_time()).map(|(start, boot)| boot + start / clock_ticks());
+    (cpu, field(20).map(|t| t as u64), start)
+}
+
+/// Boot time never changes: `/proc/stat` (large, with a line per CPU) is read once.
 fn boot_time() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/stat").ok()?;
-    stat.lines().find_map(|l| l.strip_prefix("btime ")).and_then(|v| v.trim().parse().ok())
+    static BOOT: std::sync::OnceLock<Option<f64>> = std::sync::OnceLock::new();
+    *BOOT.get_or_init(|| {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        stat.lines().find_map(|l| l.strip_prefix("btime ")).and_then(|v| v.trim().parse().ok())
+    })
 }
 
-/// CPU use since the previous call, as a percentage of one core (200 = two cores busy).
+/// CPU use as a percentage of one core (200 = two cores busy), over windows of at least
+/// [`CPU_WINDOW`]: probes closer together than that get the last window's figure, so a burst
+/// of probes neither reads `/proc` each time nor divides by a few microseconds.
 pub struct CpuSampler {
-    last: Mutex<Option<(Instant, f64)>>,
+    last: Mutex<Sample>,
 }
+
+#[derive(Clone, Copy)]
+struct Sample {
+    at: Instant,
+    cpu: Option<f64>,
+    percent: f64,
+}
+
+pub const CPU_WINDOW: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Default for CpuSampler {
     fn default() -> Self {
-        CpuSampler { last: Mutex::new(stats().cpu_seconds.map(|c| (Instant::now(), c))) }
+        CpuSampler { last: Mutex::new(Sample { at: Instant::now(), cpu: stat().0, percent: 0.0 }) }
     }
 }
 
 impl CpuSampler {
     pub fn sample(&self) -> Option<f64> {
-        let now = Instant::now();
-        let cpu = stats().cpu_seconds?;
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        let percent = last.and_then(|(at, prev)| {
-            let wall = now.duration_since(at).as_secs_f64();
-            (wall > 0.0).then(|| ((cpu - prev) / wall * 100.0).max(0.0))
-        });
-        *last = Some((now, cpu));
-        percent.or(Some(0.0))
+        let now = Instant::now();
+        let wall = now.duration_since(last.at);
+        if wall < CPU_WINDOW {
+            return last.cpu.map(|_| last.percent);
+        }
+        let cpu = stat().0?;
+        let percent = last
+            .cpu
+            .map(|prev| ((cpu - prev) / wall.as_secs_f64() * 100.0).max(0.0))
+            .unwrap_or(0.0);
+        *last = Sample { at: now, cpu: Some(cpu), percent };
+        Some(percent)
     }
 }
 
@@ -92,5 +125,7 @@ mod tests {
         assert!(s.rss_bytes.unwrap() > 0);
         assert!(s.threads.unwrap() >= 1);
         assert!(s.open_fds.unwrap() >= 3);
+        assert!(s.start_time_secs.unwrap() > 0.0);
+        assert!(super::rss_bytes().unwrap() > 0);
     }
 }
