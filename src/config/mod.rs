@@ -622,7 +622,7 @@ impl Default for Settings {
                 session_ttl_hours: 720,
                 allow_signup: true,
                 argon2_memory_kib: 19_456,
-                argon2_iterations: 2,
+                argon2_iterations: 5,
                 argon2_parallelism: 1,
                 max_failed_logins_per_account: 10,
                 max_failed_logins_per_ip: 50,

@@ -56,6 +56,17 @@ pub async fn verify(
     .map_err(AppError::internal)
 }
 
+/// Whether `stored` was made otherwise than the configured argon2id cost would make it now.
+/// Such a hash is replaced at the account's next sign-in, so a cost change reaches every
+/// account that signs in (the PHC string carries its own parameters, so old hashes verify).
+pub fn needs_rehash(settings: &AuthSettings, stored: &str) -> bool {
+    let current = format!(
+        "$argon2id$v=19$m={},t={},p={}$",
+        settings.argon2_memory_kib, settings.argon2_iterations, settings.argon2_parallelism
+    );
+    !stored.starts_with(&current)
+}
+
 static DUMMY: OnceLock<String> = OnceLock::new();
 
 /// Builds the hash that unknown accounts are checked against. Called at start-up, so no
@@ -75,4 +86,22 @@ async fn dummy_hash(settings: &AuthSettings) -> Result<String, AppError> {
         .get()
         .cloned()
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("dummy password hash missing")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_hash_made_at_another_cost_is_due_for_renewal() {
+        let mut settings = crate::config::Settings::default().auth;
+        settings.argon2_memory_kib = 64;
+        settings.argon2_iterations = 1;
+        let cheap = hash(&settings, "pw").await.unwrap();
+        assert!(!needs_rehash(&settings, &cheap));
+        settings.argon2_iterations = 2;
+        assert!(needs_rehash(&settings, &cheap), "{cheap}");
+        assert!(verify(&settings, "pw", Some(&cheap)).await.unwrap(), "old hashes still verify");
+        assert!(needs_rehash(&settings, "not a hash"));
+    }
 }

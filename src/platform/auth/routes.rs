@@ -314,10 +314,15 @@ pub async fn sign_in(
         password::verify(&state.settings.auth, pw, user.as_ref().map(|u| u.password_hash.as_str()))
             .await?;
     // A failed attempt keeps the count taken above.
-    let Some(Credentials { id: user_id, name, is_staff, disabled_at: None, .. }) =
+    let Some(Credentials { id: user_id, name, is_staff, disabled_at: None, password_hash }) =
         user.filter(|_| verified)
     else {
         return Err(unauthorized(BAD_CREDENTIALS));
+    };
+    let renewed_hash = if password::needs_rehash(&state.settings.auth, &password_hash) {
+        Some(password::hash(&state.settings.auth, pw).await?)
+    } else {
+        None
     };
     throttle::sign_in_succeeded(state.cache.as_ref(), &attempt).await;
     let membership: Option<MembershipView> = sqlx::query_as(
@@ -347,10 +352,18 @@ pub async fn sign_in(
         ua,
     )
     .await?;
-    sqlx::query("update smartflow_main.users set last_login_at = now() where id = $1")
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        // Only over the hash just verified: a password changed meanwhile stays changed.
+        "update smartflow_main.users set last_login_at = now(), \
+         password_hash = case when password_hash = $3 then coalesce($2, password_hash) \
+                              else password_hash end \
+         where id = $1",
+    )
+    .bind(user_id)
+    .bind(renewed_hash)
+    .bind(&password_hash)
+    .execute(&mut *tx)
+    .await?;
     let actor =
         actor_for(req, state, Some((user_id, email.as_str())), Some(membership.workspace_id));
     record_event(

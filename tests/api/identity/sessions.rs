@@ -117,3 +117,36 @@ async fn tokens_issued_before_a_workspace_switch_stop_working() {
     assert_eq!(switched["actor_user_id"], guest.user_id.as_str());
     assert_eq!(switched["details"]["from"], guest.workspace_id.as_str());
 }
+
+#[tokio::test]
+async fn a_sign_in_renews_a_hash_made_at_an_older_cost() {
+    // config/test.toml hashes at m=64,t=1; this deployment has since raised the cost.
+    let app = spawn_app_with(CacheKind::Memory, |s| s.auth.argon2_iterations = 2).await;
+    let user = app.signup("cost@example.com").await;
+    let mut old_cost = app.state.settings.auth.clone();
+    old_cost.argon2_iterations = 1;
+    let old_hash = smartflow::platform::auth::password::hash(&old_cost, crate::helpers::PASSWORD)
+        .await
+        .unwrap();
+    sqlx::query("update smartflow_main.users set password_hash = $2 where id = $1::uuid")
+        .bind(&user.user_id)
+        .bind(&old_hash)
+        .execute(&app.db)
+        .await
+        .unwrap();
+
+    assert_eq!(app.login("cost@example.com", crate::helpers::PASSWORD).await.status(), 200);
+    let stored: String =
+        sqlx::query_scalar("select password_hash from smartflow_main.users where id = $1::uuid")
+            .bind(&user.user_id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert!(stored.contains(",t=2,"), "renewed at the configured cost: {stored}");
+    assert_ne!(stored, old_hash);
+    assert_eq!(
+        app.login("cost@example.com", crate::helpers::PASSWORD).await.status(),
+        200,
+        "the renewed hash verifies"
+    );
+}
