@@ -4,7 +4,7 @@
 # off. Every request reuses one form token, so the benchmark turns off the single-use check
 # (`main_site.single_use_form_tokens`; it costs one cache SET NX per accepted form).
 # Prints `name: value` lines.   bench/main_site.sh   (DURATION=30s bench/main_site.sh)
-BENCH_DB=smartflow_bench_main_site
+BENCH_DB="${BENCH_DB:-smartflow_bench_main_site}"
 source "$(dirname "$0")/common.sh"
 fresh_db
 start_app SMARTFLOW_ENV=development SMARTFLOW__MAIL__TRANSPORT=log \
