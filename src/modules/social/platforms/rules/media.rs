@@ -87,6 +87,24 @@ impl PlatformRules {
             actual,
             message,
         };
+        // A violation when the media's aspect ratio is outside `bounds` (with a little slack).
+        let aspect = |bounds: Option<(f64, f64)>, what: &str, context: &str| {
+            let ((min, max), ratio) = bounds.zip(m.aspect_ratio())?;
+            (ratio < min - 0.005 || ratio > max + 0.005).then(|| {
+                v(
+                    RuleCode::AspectRatio,
+                    format!("{min}..{max}"),
+                    format!("{ratio:.3}"),
+                    format!(
+                        "Crop the {what} to an aspect ratio between {} and {}: {name} refuses {}x{}{context}.",
+                        ratio_label(min),
+                        ratio_label(max),
+                        m.width.unwrap_or(0),
+                        m.height.unwrap_or(0)
+                    ),
+                )
+            })
+        };
         let essence = m.essence();
         let kind = m.kind();
         let (allowed, max_bytes) = match kind {
@@ -135,45 +153,15 @@ impl PlatformRules {
                     ));
                 }
             }
-            if let (Some((min, max)), Some(ratio)) = (self.image_aspect, m.aspect_ratio())
-                && (ratio < min - 0.005 || ratio > max + 0.005)
-            {
-                out.push(v(
-                    RuleCode::AspectRatio,
-                    format!("{min}..{max}"),
-                    format!("{ratio:.3}"),
-                    format!(
-                        "Crop the image to an aspect ratio between {} and {}: {name} refuses {}x{}.",
-                        ratio_label(min),
-                        ratio_label(max),
-                        m.width.unwrap_or(0),
-                        m.height.unwrap_or(0)
-                    ),
-                ));
-            }
+            out.extend(aspect(self.image_aspect, "image", ""));
         }
         let video_aspect = if carousel {
             self.carousel_video_aspect.or(self.video_aspect)
         } else {
             self.video_aspect
         };
-        if kind == MediaKind::Video
-            && let (Some((min, max)), Some(ratio)) = (video_aspect, m.aspect_ratio())
-            && (ratio < min - 0.005 || ratio > max + 0.005)
-        {
-            out.push(v(
-                RuleCode::AspectRatio,
-                format!("{min}..{max}"),
-                format!("{ratio:.3}"),
-                format!(
-                    "Crop the video to an aspect ratio between {} and {}: {name} refuses {}x{}{}.",
-                    ratio_label(min),
-                    ratio_label(max),
-                    m.width.unwrap_or(0),
-                    m.height.unwrap_or(0),
-                    if carousel { " in a carousel" } else { "" }
-                ),
-            ));
+        if kind == MediaKind::Video {
+            out.extend(aspect(video_aspect, "video", if carousel { " in a carousel" } else { "" }));
         }
         if kind == MediaKind::Video
             && let (Some((min, max)), Some(d)) = (self.video_duration_ms, m.duration_ms)
