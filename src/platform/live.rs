@@ -169,7 +169,8 @@ async fn run(
 ) {
     let cfg = state.settings.events.clone();
     let send_timeout = Duration::from_millis(cfg.live_send_timeout_ms);
-    let opened = Instant::now();
+    let auth_deadline =
+        tokio::time::Instant::now() + Duration::from_secs(cfg.live_auth_timeout_secs);
     let mut last_seen = Instant::now();
     let mut heartbeat = tokio::time::interval(Duration::from_secs(cfg.live_heartbeat_secs));
     heartbeat.tick().await;
@@ -212,7 +213,7 @@ async fn run(
                                 "message": "This socket is already signed in.",
                             })));
                         }
-                        Ok(ClientMessage::Auth { token }) => match socket::from_token(&state, &token).await {
+                        Ok(ClientMessage::Auth { token }) => match super::auth::from_bearer(&state, &token).await {
                             Ok(p) => match start(&state, &p, &cfg).await {
                                 Ok((f, ready)) => {
                                     (frames, overflow, forwarder) =
@@ -252,9 +253,15 @@ async fn run(
             _ = async { match overflow.as_ref() { Some(o) => o.notified().await, None => std::future::pending().await } } => {
                 break close(CloseCode::Again, "too slow: the client fell behind its events; reconnect");
             }
+            _ = tokio::time::sleep_until(auth_deadline), if who.is_none() => {
+                break close(CloseCode::Policy, "authenticate within events.live_auth_timeout_secs");
+            }
             _ = heartbeat.tick() => {
-                if who.is_none() && opened.elapsed() > Duration::from_secs(cfg.live_auth_timeout_secs) {
-                    break close(CloseCode::Policy, "authenticate within events.live_auth_timeout_secs");
+                // Signing out, a revoked key or a removal from the workspace ends the feed.
+                if let Some(p) = &who
+                    && !socket::still_valid(&state, p).await
+                {
+                    break close(CloseCode::Policy, "signed out, or no longer allowed to see this workspace");
                 }
                 if last_seen.elapsed() > Duration::from_secs(cfg.live_client_timeout_secs) {
                     break close(CloseCode::Away, "no pong in time");

@@ -144,3 +144,59 @@ async fn the_event_socket_authenticates_like_every_socket() {
     send(&mut wrong, json!({ "type": "auth", "token": "nonsense" })).await;
     assert_eq!(next(&mut wrong).await["code"], "unauthorized");
 }
+
+/// The close frame's code, skipping other frames. The timeout only turns a hang into a failure.
+async fn close_code(ws: &mut Socket) -> u16 {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(20), ws.next())
+            .await
+            .expect("closed within 20 s")
+            .expect("a close frame before the end")
+            .expect("valid frame");
+        if let Message::Close(frame) = msg {
+            return frame.map(|f| u16::from(f.code)).unwrap_or_default();
+        }
+    }
+}
+
+#[tokio::test]
+async fn signing_out_or_losing_the_key_ends_the_event_feed() {
+    let app = spawn_app_with(CacheKind::Redis, |s| {
+        s.process.workers = false;
+        s.process.cron = false;
+        s.events.live_heartbeat_secs = 1;
+    })
+    .await;
+    let alice = app.signup("alice@example.com").await;
+    let (mut by_token, _) =
+        tokio_tungstenite::connect_async(format!("{}?access_token={}", url(&app), alice.token))
+            .await
+            .unwrap();
+    assert_eq!(next(&mut by_token).await["type"], "ready");
+    let key: Value = app
+        .post_as("/api/api-keys", &alice.token, &json!({ "name": "feed" }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let secret = key["secret"].as_str().expect("the key is shown once");
+    let (mut by_key, _) =
+        tokio_tungstenite::connect_async(format!("{}?access_token={secret}", url(&app)))
+            .await
+            .unwrap();
+    assert_eq!(next(&mut by_key).await["type"], "ready");
+
+    let res = app
+        .send_as(
+            reqwest::Method::DELETE,
+            &format!("/api/api-keys/{}", key["id"].as_str().unwrap()),
+            &alice.token,
+            None,
+        )
+        .await;
+    assert!(res.status().is_success(), "{}", res.status());
+    assert_eq!(close_code(&mut by_key).await, 1008, "a revoked key's socket is closed");
+
+    app.send_as(reqwest::Method::POST, "/api/auth/logout", &alice.token, None).await;
+    assert_eq!(close_code(&mut by_token).await, 1008, "a signed-out session's socket is closed");
+}

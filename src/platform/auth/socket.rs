@@ -7,7 +7,7 @@ use actix_web::HttpRequest;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::{Principal, SESSION_COOKIE, authenticate};
+use super::{Principal, Role, SESSION_COOKIE, authenticate};
 use crate::{error::AppError, state::AppState};
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -25,7 +25,7 @@ pub async fn handshake(
     access_token: Option<&str>,
 ) -> Result<Option<Principal>, AppError> {
     Ok(match access_token {
-        Some(token) => Some(from_token(state, token).await?),
+        Some(token) => Some(super::from_bearer(state, token).await?),
         None if req.headers().contains_key("authorization") => Some(authenticate(req).await?),
         None if req.cookie(SESSION_COOKIE).is_some() => {
             check_origin(req, state)?;
@@ -35,9 +35,38 @@ pub async fn handshake(
     })
 }
 
-/// A bearer access token or API key given in the query string or an `auth` message.
-pub async fn from_token(state: &AppState, token: &str) -> Result<Principal, AppError> {
-    super::from_bearer(state, token).await
+/// Whether the caller a socket authenticated still holds what it had: the session is live (not
+/// signed out, revoked or expired) in the same workspace and role, or the API key is neither
+/// revoked nor expired and its creator still holds the rights it grants. Long-lived sockets ask
+/// on their heartbeat; an error reading the answer keeps the socket (a database blip must not
+/// drop every client).
+pub async fn still_valid(state: &AppState, who: &Principal) -> bool {
+    let answer: Result<bool, AppError> = async {
+        if let Some(session) = who.session_id {
+            return Ok(super::sessions::load(state, session)
+                .await?
+                .is_some_and(|s| s.workspace_id == who.workspace_id && s.role == who.role));
+        }
+        let Some(key) = who.api_key_id else { return Ok(false) };
+        let roles: Option<(Role, Option<Role>)> = sqlx::query_as(
+            "select k.role, case when u.disabled_at is null then m.role end \
+             from smartflow_shared.api_keys k \
+             left join smartflow_main.users u on u.id = k.created_by \
+             left join smartflow_shared.memberships m \
+               on m.user_id = k.created_by and m.workspace_id = k.workspace_id \
+             where k.id = $1 and k.workspace_id = $2 and k.revoked_at is null \
+               and (k.expires_at is null or k.expires_at > now())",
+        )
+        .bind(key)
+        .bind(who.workspace_id)
+        .fetch_optional(&state.db)
+        .await?;
+        Ok(roles.is_some_and(|(role, creator)| {
+            role == who.role && creator.is_some_and(|c| c.covers(role))
+        }))
+    }
+    .await;
+    answer.unwrap_or(true)
 }
 
 /// Cookie-authenticated sockets must come from our own pages: the same host, `app.base_url`,

@@ -12,7 +12,6 @@ use utoipa::IntoParams;
 
 use crate::{error::AppError, platform::auth::socket, state::AppState};
 
-pub use crate::platform::auth::socket::from_token;
 pub use protocol::{ClientMessage, ServerMessage};
 
 #[derive(Debug, Deserialize, IntoParams)]

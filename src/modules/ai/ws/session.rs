@@ -13,13 +13,12 @@ use tokio::{sync::mpsc, task::JoinHandle};
 
 use super::{
     follow::follow,
-    from_token,
     protocol::{ClientMessage, ServerMessage},
 };
 use crate::{
     error::AppError,
     modules::ai::chat::{self, ChatInput, conversations},
-    platform::auth::Principal,
+    platform::auth::{Principal, from_bearer},
     state::AppState,
 };
 
@@ -136,7 +135,7 @@ impl Socket {
         };
         let who = match (&self.who, msg) {
             (_, ClientMessage::Ping) => return self.reply(&ServerMessage::Pong).await,
-            (None, ClientMessage::Auth { token }) => match from_token(&self.state, &token).await {
+            (None, ClientMessage::Auth { token }) => match from_bearer(&self.state, &token).await {
                 Ok(p) => {
                     let hello = ready(&p);
                     self.who = Some(p);
