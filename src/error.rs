@@ -242,12 +242,10 @@ fn refused_value(err: &sqlx::Error) -> Option<AppError> {
     Some(AppError::BadRequest(detail.into()))
 }
 
-/// What to tell the caller for a PostgreSQL data exception (SQLSTATE class 22): a value the
-/// request carried that the database cannot store or compare.
+/// What to tell the caller for the PostgreSQL data exceptions (SQLSTATE class 22) that a value
+/// the request carried causes. Others of the class (division by zero, a bad cast in our own
+/// SQL) are server faults and stay 500s.
 fn data_exception(code: &str) -> Option<&'static str> {
-    if !code.starts_with("22") {
-        return None;
-    }
     Some(match code {
         // invalid byte sequence (a NUL byte in text), untranslatable character (\u0000 in JSON)
         "22021" | "22P05" => {
@@ -260,11 +258,12 @@ fn data_exception(code: &str) -> Option<&'static str> {
         }
         "22001" => "A text value is longer than can be stored; shorten it.",
         "22P02" => "A value does not have the expected format (e.g. an id that is not a UUID).",
-        "22023" | "22004" => "A value is not valid here; check the fields of the request.",
+        // invalid parameter value, e.g. an unknown time zone name
+        "22023" => "A value is not valid here; check the fields of the request.",
         "22025" | "22019" | "2200C" | "2200D" => {
             "A text value contains an invalid escape or pattern character; remove it."
         }
-        _ => "A value in the request cannot be processed; check the fields and try again.",
+        _ => return None,
     })
 }
 
@@ -393,7 +392,7 @@ pub fn json_error(err: JsonPayloadError, req: &HttpRequest) -> actix_web::Error 
     for_route(app, req)
 }
 
-fn json_deserialize_error(e: &serde_json::Error) -> AppError {
+pub fn json_deserialize_error(e: &serde_json::Error) -> AppError {
     use serde_json::error::Category;
     match e.classify() {
         // Wrong shape: missing or mistyped field. serde names the field in its message.
@@ -481,7 +480,7 @@ mod tests {
         assert!(data_exception("22P05").unwrap().contains("NUL"));
         assert!(data_exception("22003").unwrap().contains("number"));
         assert!(data_exception("22008").unwrap().contains("date"));
-        assert!(data_exception("22012").is_some(), "the whole class 22 is the caller's data");
+        assert!(data_exception("22012").is_none(), "division by zero is our SQL's fault");
         assert!(data_exception("23505").is_none(), "constraint violations are handled by modules");
         assert!(data_exception("42P01").is_none(), "a missing table is our bug");
     }

@@ -36,6 +36,17 @@ impl FromRequest for RequestId {
 }
 
 /// Paths whose errors are answered as problem+json rather than HTML.
+/// An optional JSON body: `None` when there is none; a body that is there but not valid gets
+/// the same problem as a required one (actix's `Option<Json<T>>` would treat it as absent).
+pub fn optional_json<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+) -> Result<Option<T>, error::AppError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(body).map(Some).map_err(|e| error::json_deserialize_error(&e))
+}
+
 pub fn is_api_path(path: &str) -> bool {
     path == "/api" || path.starts_with("/api/") || path.starts_with("/ws/") || path == "/metrics"
 }

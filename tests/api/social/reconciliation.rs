@@ -111,6 +111,14 @@ async fn a_linkedin_member_that_cannot_be_read_is_not_reposted_nor_flagged() {
     assert_eq!(target_state(&s.app, &target).await, "failed");
     assert_eq!(received(&s.fake, "POST", "/rest/posts").await.len(), 1);
 
+    // A confirmation that is not a boolean is refused, not read as "not checked".
+    let res = s
+        .app
+        .post_as(&format!("/api/posts/{id}/publish"), &s.owner.token, &json!({ "checked": "yes" }))
+        .await;
+    let problem = crate::helpers::assert_problem(res, 422).await;
+    assert!(problem.to_string().contains("boolean"), "{problem}");
+
     // The person looked and says it is missing: sent again. LinkedIn names the post it holds
     // with this text (the first attempt's), which becomes this target's.
     Mock::given(method("POST"))

@@ -133,12 +133,12 @@ fn token_field_error(p: &token::TokenProblem) -> FieldError {
 /// a page fetched once cannot be replayed for the token's whole life. Its nonce is remembered
 /// in the cache until the token would expire anyway. A cache outage lets it through, as the
 /// rate limits do.
-pub async fn spend(state: &AppState, token: Option<&token::Valid>) -> Result<(), AppError> {
+async fn spend(state: &AppState, token: Option<&token::Valid>) -> Result<(), AppError> {
     let Some(token) = token else { return Ok(()) };
     if !state.settings.main_site.single_use_form_tokens {
         return Ok(());
     }
-    let key = format!("forms:token:{}", token.nonce);
+    let key = spent_key(token);
     let ttl = std::time::Duration::from_secs(token.remaining_secs.saturating_add(60));
     match state.cache.set_nx(&key, "1", ttl).await {
         Ok(true) => Ok(()),
@@ -151,6 +151,28 @@ pub async fn spend(state: &AppState, token: Option<&token::Valid>) -> Result<(),
             Ok(())
         }
     }
+}
+
+/// Spends `token`, then stores the submission with `store`; when storing fails the token is
+/// given back, so the visitor's retry is not refused as "already sent".
+pub async fn spend_then<T>(
+    state: &AppState,
+    token: Option<&token::Valid>,
+    store: impl std::future::Future<Output = Result<T, AppError>>,
+) -> Result<T, AppError> {
+    spend(state, token).await?;
+    let stored = store.await;
+    if stored.is_err()
+        && let Some(token) = token
+        && state.settings.main_site.single_use_form_tokens
+    {
+        let _ = state.cache.delete(&spent_key(token)).await;
+    }
+    stored
+}
+
+fn spent_key(token: &token::Valid) -> String {
+    format!("forms:token:{}", token.nonce)
 }
 
 /// A fresh form token for a page being shown now.

@@ -114,9 +114,8 @@ async fn submit(
     let topics: Vec<&str> = site.content.contact.topics.iter().map(|t| t.value.as_str()).collect();
     let inquiry = NewInquiry::parse(input, &topics, token_error)?;
     forms::limits::hit_email(state, &inquiry.email).await?;
-    forms::spend(state, token.as_ref()).await?;
     let actor = Actor::anonymous(forms::request_id(req), Some(ip));
-    store(state, &actor, &inquiry).await.map(Some)
+    forms::spend_then(state, token.as_ref(), store(state, &actor, &inquiry)).await.map(Some)
 }
 
 /// Sends a message to the team. Scripts get `202` with JSON; browsers posting the HTML form are

@@ -206,9 +206,8 @@ pub async fn submit(
         };
     let lead = NewLead::parse(input, token_error)?;
     forms::limits::hit_email(state, &lead.email).await?;
-    forms::spend(state, token.as_ref()).await?;
     let actor = Actor::anonymous(forms::request_id(req), Some(ip));
-    store(state, &actor, &lead).await.map(Some)
+    forms::spend_then(state, token.as_ref(), store(state, &actor, &lead)).await.map(Some)
 }
 
 /// Sends a lead. Scripts get `202` with JSON (or a problem); browsers posting the HTML form are

@@ -264,9 +264,9 @@ pub async fn duplicate_post(
     state: web::Data<AppState>,
     who: Authorized<Write>,
     id: web::Path<Uuid>,
-    body: Option<web::Json<DuplicatePost>>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let body = body.map(|b| b.into_inner()).unwrap_or_default();
+    let body: DuplicatePost = crate::http::optional_json(&body)?.unwrap_or_default();
     let mut conn = state.db.acquire().await?;
     let (mut base, _) = repo::load_plan(&mut conn, who.workspace_id, *id).await?;
     drop(conn);

@@ -64,8 +64,9 @@ pub async fn publish_post_now(
     state: web::Data<AppState>,
     who: Authorized<Write>,
     id: web::Path<Uuid>,
-    body: Option<web::Json<PublishNow>>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
+    let body: Option<PublishNow> = crate::http::optional_json(&body)?;
     let checked = body.and_then(|b| b.checked).unwrap_or(false);
     let mut tx = state.db.begin().await?;
     let targets = lock(&mut tx, &who, *id).await?;
