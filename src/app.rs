@@ -75,9 +75,12 @@ impl Application {
             db::migrate(&pool).await?;
         }
         let cache = cache::from_settings(&settings.redis).await?;
-        platform::auth::password::prepare(&settings.auth)
-            .await
-            .map_err(|e| anyhow::anyhow!("could not prepare password hashing: {e}"))?;
+        if settings.process.http {
+            // Only processes that sign people in need the dummy hash (one full argon2 run).
+            platform::auth::password::prepare(&settings.auth)
+                .await
+                .map_err(|e| anyhow::anyhow!("could not prepare password hashing: {e}"))?;
+        }
         let cipher = Cipher::from_settings(settings.security.encryption_key.get())
             .map_err(|e| anyhow::anyhow!("invalid setting `security.encryption_key`: {e}"))?;
         if !settings.security.encryption_key.is_set() {

@@ -1,4 +1,5 @@
-//! PostgreSQL: pool, database creation, embedded migrations, query timing.
+//! PostgreSQL: pool, database creation, embedded migrations (statements are timed by
+//! `telemetry::query_metrics`).
 
 use std::{str::FromStr, time::Duration};
 

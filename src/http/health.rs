@@ -160,15 +160,7 @@ async fn check_jobs(state: &AppState, timeout: Duration) -> Check {
         role(state.settings.process.workers, state.jobs.worker_running.load(Ordering::Relaxed));
     let cron = role(state.settings.process.cron, state.jobs.cron_running.load(Ordering::Relaxed));
     let stale_after = (state.settings.jobs.heartbeat_interval_ms * 3) as f64 / 1000.0;
-    // One round trip: live workers across instances and the oldest runnable job's wait.
-    let probe = sqlx::query_as::<_, (i64, f64)>(
-        "select (select count(*) from smartflow_shared.job_workers \
-                 where heartbeat_at > now() - make_interval(secs => $1)), \
-                coalesce((select greatest(extract(epoch from now() - min(run_at)), 0)::float8 \
-                          from smartflow_shared.jobs where state = 'available'), 0)",
-    )
-    .bind(stale_after.max(1.0))
-    .fetch_one(&state.db);
+    let probe = crate::platform::jobs::workers_and_lag(&state.db, stale_after.max(1.0));
     let (alive, max_lag) = match tokio::time::timeout(timeout, probe).await {
         Ok(Ok(v)) => v,
         _ => {

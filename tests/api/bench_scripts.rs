@@ -1,6 +1,6 @@
 //! The benchmarks empty tables: they refuse any database whose name does not say `bench`, and
-//! run once. Nothing here runs a benchmark: the scripts start without `cargo` on their `PATH`,
-//! so a missing guard fails the test instead of emptying a database.
+//! run once. Nothing here runs a benchmark: the scripts find a `cargo` that only fails, so a
+//! missing guard fails the test instead of emptying a database.
 
 use std::process::Command;
 
@@ -9,15 +9,26 @@ mod guard;
 
 const SCRIPTS: [&str; 3] = ["bench/jobs.sh", "bench/social.sh", "bench/ai.sh"];
 
+/// Runs a script with a `cargo` first on its `PATH` that only exits 99: whatever else the
+/// machine has, no benchmark can start, and reaching it fails the test.
 fn script(name: &str, env: &[(&str, &str)]) -> std::process::Output {
-    Command::new("bash")
+    use std::os::unix::fs::PermissionsExt;
+    let bin = std::env::temp_dir().join(format!("smartflow-no-cargo-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&bin).unwrap();
+    let cargo = bin.join("cargo");
+    std::fs::write(&cargo, "#!/bin/sh\nexit 99\n").unwrap();
+    std::fs::set_permissions(&cargo, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = Command::new("bash")
         .arg(name)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_clear()
-        .env("PATH", "/usr/bin:/bin")
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
         .envs(env.iter().copied())
         .output()
-        .unwrap()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&bin);
+    assert_ne!(out.status.code(), Some(99), "{name} got as far as running cargo");
+    out
 }
 
 #[test]

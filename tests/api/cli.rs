@@ -150,6 +150,16 @@ fn serve(db: &str, env: &[(&str, String)]) -> Served {
     Served { child, port, logs }
 }
 
+/// A failed assertion must not leave the server running.
+impl Drop for Served {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 impl Served {
     fn terminate(&self) {
         let status =
@@ -185,6 +195,14 @@ async fn sigterm_finishes_the_request_in_flight_then_exits() {
     let base = format!("http://127.0.0.1:{}", served.port);
     let client = reqwest::Client::new();
     assert_eq!(client.get(format!("{base}/health/ready")).send().await.unwrap().status(), 200);
+    // The binary's own subscriber times every statement: start-up wrote the cron schedules.
+    let metrics = client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.lines().any(|l| l.starts_with("database_query_duration_seconds_count{")
+            && l.contains(r#"operation="insert""#)
+            && l.contains(r#"table="smartflow_shared.cron_schedules""#)),
+        "{metrics}"
+    );
 
     // A request whose body is still arriving when SIGTERM comes.
     let (body_tx, body_rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);

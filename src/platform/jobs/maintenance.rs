@@ -235,6 +235,23 @@ impl QueueStats {
     }
 }
 
+/// For health, in one round trip: the workers (of every instance) that heartbeated within
+/// `stale_after_secs`, and the oldest runnable job's wait in seconds (0 when none waits).
+pub async fn workers_and_lag(
+    db: &PgPool,
+    stale_after_secs: f64,
+) -> Result<(i64, f64), sqlx::Error> {
+    sqlx::query_as(
+        "select (select count(*) from smartflow_shared.job_workers \
+                 where heartbeat_at > now() - make_interval(secs => $1)), \
+                coalesce((select greatest(extract(epoch from now() - min(run_at)), 0)::float8 \
+                          from smartflow_shared.jobs where state = 'available'), 0)",
+    )
+    .bind(stale_after_secs)
+    .fetch_one(db)
+    .await
+}
+
 /// Seconds each queue's oldest due job has waited.
 pub async fn queue_lag(db: &PgPool) -> Result<Vec<(String, f64)>, sqlx::Error> {
     sqlx::query_as(

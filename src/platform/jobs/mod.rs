@@ -25,7 +25,7 @@ use futures_util::future::BoxFuture;
 use serde::{Serialize, de::DeserializeOwned};
 
 pub use enqueue::{NewJob, enqueue, insert, insert_many};
-pub use maintenance::{PruneJobs, QueueStats, prune, prune_events, queue_lag, rescue};
+pub use maintenance::{PruneJobs, QueueStats, prune, prune_events, rescue, workers_and_lag};
 pub use runner::{Runner, RunnerStatus, run_pending};
 
 use crate::state::AppState;

@@ -293,3 +293,16 @@ async fn viewers_cannot_link_social_accounts() {
     let received = s.fake.received_requests().await.unwrap_or_default();
     assert!(received.iter().all(|r| r.url.path() != "/2/oauth2/token"), "no code was exchanged");
 }
+
+/// The audit log needs `manage_users`: admins only (no module needed, so every build runs it).
+#[tokio::test]
+async fn only_admins_read_the_audit_log() {
+    let app = spawn_app().await;
+    let admin = app.signup("admin@example.com").await;
+    let user = app.member(&admin, "user@example.com", "user").await;
+    let viewer = app.member(&admin, "viewer@example.com", "viewer").await;
+    assert_eq!(app.get_as("/api/audit", &admin.token).await.status(), 200);
+    for who in [&user, &viewer] {
+        assert_problem(app.get_as("/api/audit", &who.token).await, 403).await;
+    }
+}

@@ -123,7 +123,8 @@ async fn fail_open_reply(state: &AppState, job_id: i64, message_id: Uuid) -> Res
 
 /// Ends the reply of job `job_id` when the job is over without having ended it: a worker lost
 /// during the last attempt leaves the job `dead` (rescued, never run again) and its reply open.
-pub async fn end_if_abandoned(state: &AppState, job_id: i64) -> Result<(), AppError> {
+/// True when it ended one.
+pub async fn end_if_abandoned(state: &AppState, job_id: i64) -> Result<bool, AppError> {
     let abandoned: Option<Uuid> = sqlx::query_scalar(
         "select m.id from smartflow_ai.messages m \
          left join smartflow_shared.jobs j on j.id = m.job_id \
@@ -136,9 +137,9 @@ pub async fn end_if_abandoned(state: &AppState, job_id: i64) -> Result<(), AppEr
     match abandoned {
         Some(message_id) => {
             tracing::warn!(job = job_id, "chat job ended without its reply; marking it failed");
-            fail_open_reply(state, job_id, message_id).await
+            fail_open_reply(state, job_id, message_id).await.map(|()| true)
         }
-        None => Ok(()),
+        None => Ok(false),
     }
 }
 

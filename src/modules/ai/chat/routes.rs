@@ -70,9 +70,10 @@ pub async fn get_chat_job(
     q: web::Query<JobQuery>,
 ) -> Result<HttpResponse, AppError> {
     let message = super::conversations::by_job(&state, &who, *id).await?;
-    let message = if matches!(message.status.as_str(), "queued" | "running") {
-        // A job that died without ending its reply is ended now, so pollers stop waiting.
-        super::job::end_if_abandoned(&state, *id).await?;
+    // A job that died without ending its reply is ended now, so pollers stop waiting.
+    let message = if matches!(message.status.as_str(), "queued" | "running")
+        && super::job::end_if_abandoned(&state, *id).await?
+    {
         super::conversations::by_job(&state, &who, *id).await?
     } else {
         message

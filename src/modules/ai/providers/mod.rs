@@ -27,8 +27,8 @@ pub use self::{
     gemini::{GeminiConfig, GeminiProvider},
     openai::{OpenAiCapabilities, OpenAiConfig, OpenAiProvider},
     pricing::{
-        CONFIGURED_PRICE_VERSION, Cost, ModelPrice, PRICE_TABLE_VERSION, cost, cost_with,
-        model_price, price_for,
+        CONFIGURED_PRICE_VERSION, Cost, ModelPrice, PRICE_TABLE_VERSION, cost_with, model_price,
+        price_for,
     },
     provider::{CallTarget, DefaultModels, LlmProvider, Operation},
     registry::{ProviderRegistry, RegistryError, http_client},

@@ -153,15 +153,6 @@ pub fn cost_with(overrides: &[PriceSettings], usage: &Usage) -> Cost {
     }
 }
 
-/// The cost of `usage` with `model` at `provider`, from the table alone. OpenAI-compatible
-/// hosts are not in it and are unknown.
-pub fn cost(provider: ProviderKind, model: &str, usage: &Usage) -> Cost {
-    let Some(price) = model_price(provider, model) else {
-        return Cost { usd_micros: 0, price_version: PRICE_TABLE_VERSION.into(), known: false };
-    };
-    priced(price, PRICE_TABLE_VERSION, usage)
-}
-
 fn priced(price: ModelPrice, version: &str, usage: &Usage) -> Cost {
     let tokens = |n: u64| i128::from(n);
     let cached = tokens(usage.cached_input_tokens);
@@ -205,7 +196,7 @@ mod tests {
     fn cached_tokens_are_billed_at_the_cached_rate() {
         let u = usage(OpenAi, "gpt-4o-mini", 1_000_000, 200_000, 0, 500_000);
         // 800k × $0.15/M + 200k × $0.075/M + 500k × $0.60/M = $0.12 + $0.015 + $0.30
-        let c = cost(OpenAi, "gpt-4o-mini", &u);
+        let c = cost_with(&[], &u);
         assert_eq!(
             c,
             Cost { usd_micros: 435_000, price_version: PRICE_TABLE_VERSION.into(), known: true }
@@ -216,8 +207,8 @@ mod tests {
     fn anthropic_cache_writes_cost_more() {
         let u = usage(Anthropic, "claude-sonnet-4-5-20250929", 10_000, 4_000, 2_000, 1_000);
         // 4k × $3 + 4k × $0.30 + 2k × $3.75 + 1k × $15, per million = 0.012 + 0.0012 + 0.0075 + 0.015
-        assert_eq!(u.cost().usd_micros, 35_700);
-        assert!(u.cost().known);
+        assert_eq!(u.cost_with(&[]).usd_micros, 35_700);
+        assert!(u.cost_with(&[]).known);
     }
 
     #[test]
@@ -251,11 +242,11 @@ mod tests {
     fn unknown_models_and_compatible_hosts_cost_zero_and_are_flagged() {
         let u = usage(ProviderKind::OpenAiCompatible, "llama3.1:8b", 1000, 0, 0, 1000);
         assert_eq!(
-            u.cost(),
+            u.cost_with(&[]),
             Cost { usd_micros: 0, price_version: PRICE_TABLE_VERSION.into(), known: false }
         );
         let u = usage(OpenAi, "gpt-99", 1000, 0, 0, 1000);
-        assert!(!u.cost().known);
+        assert!(!u.cost_with(&[]).known);
     }
 
     #[test]
@@ -293,19 +284,13 @@ mod tests {
         assert_eq!(cost_with(&overrides, &u).usd_micros, 500_000, "cached tokens free");
         let mut u = usage(OpenAi, "gpt-4o", 1_000_000, 0, 0, 0);
         u.provider = "openai".into();
-        assert_eq!(cost_with(&overrides, &u), cost(OpenAi, "gpt-4o", &u), "the table otherwise");
+        assert_eq!(cost_with(&overrides, &u), cost_with(&[], &u), "the table otherwise");
     }
 
     #[test]
     fn small_calls_round_to_the_nearest_micro_dollar() {
         // 7 × $0.15/M = 1.05 µ$ → 1; 10 × $0.15/M = 1.5 µ$ → 2.
-        assert_eq!(
-            cost(OpenAi, "gpt-4o-mini", &usage(OpenAi, "gpt-4o-mini", 7, 0, 0, 0)).usd_micros,
-            1
-        );
-        assert_eq!(
-            cost(OpenAi, "gpt-4o-mini", &usage(OpenAi, "gpt-4o-mini", 10, 0, 0, 0)).usd_micros,
-            2
-        );
+        assert_eq!(cost_with(&[], &usage(OpenAi, "gpt-4o-mini", 7, 0, 0, 0)).usd_micros, 1);
+        assert_eq!(cost_with(&[], &usage(OpenAi, "gpt-4o-mini", 10, 0, 0, 0)).usd_micros, 2);
     }
 }

@@ -220,11 +220,6 @@ impl Usage {
         }
     }
 
-    /// The price of this usage from the built-in table.
-    pub fn cost(&self) -> super::pricing::Cost {
-        super::pricing::cost(self.provider_kind, &self.model, self)
-    }
-
     /// The price of this usage with the configured prices first, then the table.
     pub fn cost_with(&self, overrides: &[super::settings::PriceSettings]) -> super::pricing::Cost {
         super::pricing::cost_with(overrides, self)

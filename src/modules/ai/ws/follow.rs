@@ -117,16 +117,21 @@ async fn catch_up(
     last: &mut i32,
     out: &mpsc::Sender<String>,
 ) -> Result<Flow, AppError> {
-    crate::modules::ai::chat::job::end_if_abandoned(state, job_id).await?;
     // Read the outcome first: every event but the final `done` is stored before the reply is,
-    // so the events read next are complete up to it.
-    let finished: Option<Outcome> = sqlx::query_as(
-        "select status, content, error, last_seq, id, conversation_id, usage from smartflow_ai.messages \
-         where job_id = $1 and status in ('completed', 'failed')",
-    )
-    .bind(job_id)
-    .fetch_optional(&state.db)
-    .await?;
+    // so the events read next are complete up to it. A reply still open whose job died is
+    // ended first.
+    let outcome = || {
+        sqlx::query_as::<_, Outcome>(
+            "select status, content, error, last_seq, id, conversation_id, usage from smartflow_ai.messages \
+             where job_id = $1 and status in ('completed', 'failed')",
+        )
+        .bind(job_id)
+        .fetch_optional(&state.db)
+    };
+    let mut finished = outcome().await?;
+    if finished.is_none() && crate::modules::ai::chat::job::end_if_abandoned(state, job_id).await? {
+        finished = outcome().await?;
+    }
     loop {
         let events = stream::stored(&state.db, job_id, *last, 500).await?;
         let n = events.len();

@@ -66,6 +66,9 @@ impl Job for RefreshTokens {
             );
             mark_needs_reauth(&mut tx, state, *id, &e).await?;
         }
+        tx.commit().await?;
+        // Its own transaction: a warning that cannot be written must not undo the refreshes.
+        let mut tx = state.db.begin().await?;
         let warned = super::expiry::warn_expiring(&mut tx, state).await?;
         tx.commit().await?;
         if queued > 0 || !expired.is_empty() || warned > 0 {
