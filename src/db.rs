@@ -99,6 +99,21 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<PgPool> {
     Ok(pool)
 }
 
+/// Takes the transaction-scoped advisory lock named `namespace:id`: other transactions asking
+/// for the same name wait until this one ends.
+pub async fn xact_lock(
+    conn: &mut sqlx::PgConnection,
+    namespace: &str,
+    id: uuid::Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("select pg_advisory_xact_lock(hashtextextended($1 || ':' || $2::text, 0))")
+        .bind(namespace)
+        .bind(id)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
 /// Applies pending migrations; concurrent instances serialise on sqlx's advisory lock.
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     MIGRATOR.run(pool).await.context("database migration failed")?;

@@ -133,14 +133,22 @@ pub struct StoredEvent {
     pub created_at: DateTime<Utc>,
 }
 
+/// The columns of a [`StoredEvent`], for statements that read one.
+macro_rules! event_columns {
+    () => {
+        "id, event_type, workspace_id, actor_user_id, subject_type, subject_id, payload, created_at"
+    };
+}
+
 pub async fn load<'e>(
     db: impl sqlx::PgExecutor<'e>,
     id: i64,
 ) -> Result<Option<StoredEvent>, sqlx::Error> {
-    sqlx::query_as(
-        "select id, event_type, workspace_id, actor_user_id, subject_type, subject_id, payload, created_at \
-         from smartflow_shared.events where id = $1",
-    )
+    sqlx::query_as(concat!(
+        "select ",
+        event_columns!(),
+        " from smartflow_shared.events where id = $1"
+    ))
     .bind(id)
     .fetch_optional(db)
     .await
@@ -195,21 +203,26 @@ impl Job for DispatchEvent {
         let mut tx = state.db.begin().await?;
         // Delivery is at least once: this job runs again when its completion was lost. The row
         // lock makes a concurrent rerun wait, and `dispatched_at` tells it the fan-out is done.
-        let dispatched: Option<Option<DateTime<Utc>>> = sqlx::query_scalar(
-            "select dispatched_at from smartflow_shared.events where id = $1 for update",
-        )
+        #[derive(sqlx::FromRow)]
+        struct Locked {
+            #[sqlx(flatten)]
+            event: StoredEvent,
+            dispatched_at: Option<DateTime<Utc>>,
+        }
+        let locked: Option<Locked> = sqlx::query_as(concat!(
+            "select ",
+            event_columns!(),
+            ", dispatched_at from smartflow_shared.events where id = $1 for update"
+        ))
         .bind(self.event_id)
         .fetch_optional(&mut *tx)
         .await?;
-        match dispatched {
+        let event = match locked {
             None => {
                 return Ok(Outcome::Cancel(format!("event {} no longer exists", self.event_id)));
             }
-            Some(Some(_)) => return Ok(Outcome::Done),
-            Some(None) => {}
-        }
-        let Some(event) = load(&mut *tx, self.event_id).await? else {
-            return Ok(Outcome::Cancel(format!("event {} no longer exists", self.event_id)));
+            Some(Locked { dispatched_at: Some(_), .. }) => return Ok(Outcome::Done),
+            Some(Locked { event, dispatched_at: None }) => event,
         };
         // Outgoing webhooks and subscriber work are enqueued atomically with the dispatch mark.
         crate::platform::webhooks::enqueue_deliveries(&mut tx, &state.settings.webhooks, &event)

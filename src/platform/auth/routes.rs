@@ -83,7 +83,7 @@ pub struct UserView {
     pub is_staff: bool,
 }
 
-#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct MembershipView {
     pub workspace_id: Uuid,
     pub workspace_name: String,
@@ -525,12 +525,14 @@ pub async fn logout(state: web::Data<AppState>, who: Principal) -> Result<HttpRe
 pub async fn me(state: web::Data<AppState>, who: Principal) -> Result<HttpResponse, AppError> {
     let (mut user, mut workspace) =
         user_and_workspace(&state, who.user_id, who.workspace_id).await?;
-    if who.api_key_id.is_some() {
-        // A key acts with its own role, not its creator's.
+    let memberships = if who.api_key_id.is_some() {
+        // A key acts with its own role, not its creator's, and sees only its workspace.
         workspace.role = who.role;
         user.is_staff = false;
-    }
-    let memberships = visible_memberships(&state, &who).await?;
+        vec![workspace.clone()]
+    } else {
+        memberships_of(&state, who.user_id).await?
+    };
     Ok(HttpResponse::Ok().json(MeResponse {
         user,
         workspace,

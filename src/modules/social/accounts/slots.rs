@@ -119,10 +119,7 @@ pub async fn take_free(
     account: Uuid,
     after: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, AppError> {
-    sqlx::query("select pg_advisory_xact_lock(hashtextextended('social.slots:' || $1::text, 0))")
-        .bind(account)
-        .execute(&mut *conn)
-        .await?;
+    crate::db::xact_lock(conn, "social.slots", account).await?;
     Ok(next_free(conn, account, after, 1).await?.into_iter().next())
 }
 

@@ -111,8 +111,10 @@ fn retry(e: &PlatformError) -> JobError {
 /// Remembers what the platform would not let SmartFlow read (or clears it once it could).
 async fn note(state: &AppState, account: Uuid, note: Option<&str>) -> Result<(), sqlx::Error> {
     sqlx::query(
+        // Only a change is written, so `metrics_note_at` says since when the note holds.
         "update smartflow_social.accounts set metrics_note = $2, \
-         metrics_note_at = case when $2::text is null then null else now() end where id = $1",
+         metrics_note_at = case when $2::text is null then null else now() end \
+         where id = $1 and metrics_note is distinct from $2",
     )
     .bind(account)
     .bind(note)

@@ -11,11 +11,7 @@ use super::ledger::Target;
 /// Serialises reconciliations of one account until the transaction ends, so two targets
 /// with the same text cannot both claim the same remote post.
 pub async fn lock_account(conn: &mut PgConnection, account: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("select pg_advisory_xact_lock(hashtextextended('social.account:' || $1::text, 0))")
-        .bind(account)
-        .execute(conn)
-        .await?;
-    Ok(())
+    crate::db::xact_lock(conn, "social.account", account).await
 }
 
 /// Remote posts of the account confirmed for other targets since `since` (not ours).
