@@ -297,6 +297,9 @@ pub struct JobsSettings {
     pub queues: BTreeMap<String, usize>,
     /// Fallback polling when no notification arrives (LISTEN/NOTIFY wakes workers at once).
     pub poll_interval_ms: u64,
+    /// Connections the runner keeps for claiming and recording outcomes, besides
+    /// `database.max_connections`.
+    pub connections: u32,
     pub heartbeat_interval_ms: u64,
     /// A running job without a heartbeat for this long is rescued and retried.
     pub rescue_after_secs: u64,
@@ -607,6 +610,7 @@ impl Default for Settings {
                 .map(|(q, n)| (q.to_string(), n))
                 .collect(),
                 poll_interval_ms: 1_000,
+                connections: 4,
                 heartbeat_interval_ms: 5_000,
                 rescue_after_secs: 60,
                 shutdown_deadline_secs: 25,
@@ -1025,6 +1029,9 @@ impl Settings {
                 "jobs.queues",
                 "every queue needs a concurrency of at least 1",
             ));
+        }
+        if self.jobs.connections == 0 {
+            return Err(ConfigError::invalid("jobs.connections", "must be at least 1"));
         }
         if self.jobs.heartbeat_interval_ms * 2 > self.jobs.rescue_after_secs * 1000 {
             return Err(ConfigError::invalid(

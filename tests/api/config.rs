@@ -71,6 +71,9 @@ fn wrong_settings_name_the_key_and_the_expected_form() {
 
     let err = load_with("[modules]\nenabled = [\"crm\"]").unwrap_err();
     assert!(err.contains("modules.enabled"), "{err}");
+
+    let err = load_with("[jobs]\nconnections = 0").unwrap_err();
+    assert!(err.contains("jobs.connections") && err.contains("at least 1"), "{err}");
 }
 
 #[test]

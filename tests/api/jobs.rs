@@ -300,6 +300,41 @@ async fn a_job_runs_once_with_two_runners_racing() {
 }
 
 #[tokio::test]
+async fn the_runner_keeps_its_own_connections_for_claims_and_outcomes() {
+    let app = app().await;
+    let t = test_id();
+    let mut rx = runs(&t);
+    let id = enqueue_one(&app, &Record { test: t.clone() }).await;
+    let runner = Runner::start(app.state.clone(), registry());
+    assert_eq!(next(&mut rx).await.0, id);
+    // The claim went through the runner's connections, named for operators.
+    let named: i64 = sqlx::query_scalar(
+        "select count(*) from pg_stat_activity \
+         where datname = current_database() and application_name = 'smartflow-jobs'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert!(named >= 1, "no runner connection in pg_stat_activity");
+    // They commit asynchronously and plan each execution with its parameters.
+    let mut conn = runner.pool().acquire().await.unwrap();
+    for (name, want) in [("synchronous_commit", "off"), ("plan_cache_mode", "force_custom_plan")] {
+        let got: String = sqlx::query_scalar("select current_setting($1)")
+            .bind(name)
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(got, want, "{name}");
+    }
+    let main: String =
+        sqlx::query_scalar("show synchronous_commit").fetch_one(&app.db).await.unwrap();
+    assert_eq!(main, "on", "the main pool keeps durable commits");
+    drop(conn);
+    runner.shutdown().await;
+    assert_eq!(job_state(&app, id).await.0, "completed");
+}
+
+#[tokio::test]
 async fn failures_retry_then_die_with_their_errors() {
     let app = app().await;
     let t = test_id();

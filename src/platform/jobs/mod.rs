@@ -6,9 +6,11 @@
 //! exponential backoff and jitter, and rescues jobs whose worker died. Handlers must be
 //! idempotent: delivery is at least once.
 //!
-//! Queries that scan the jobs table by state run unprepared (`persistent(false)`), so each is
-//! planned against the table as it is: a generic plan cached while the queue was empty picks a
-//! sequential scan and sort, which collapsed throughput fifteen-fold once a backlog built.
+//! Queries that scan the jobs table by state are planned against the table as it is, never
+//! with a generic plan cached while the queue was empty (it picks a sequential scan and sort,
+//! which collapsed throughput fifteen-fold once a backlog built): the runner's own statements
+//! run prepared on connections that re-plan each execution (`runner_pool`), the rest run
+//! unprepared (`persistent(false)`).
 
 pub mod backoff;
 pub mod cron;

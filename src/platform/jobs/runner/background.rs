@@ -62,9 +62,8 @@ pub(super) async fn stage_due(shared: &Shared) -> Result<StageResult, sqlx::Erro
         select queue from moved
         "#,
     )
-    .persistent(false)
     .bind(BATCH_MAX as i64)
-    .fetch_all(&shared.state.db)
+    .fetch_all(&shared.db)
     .await?;
     let moved = queues.len();
     if moved > 0 {
@@ -80,7 +79,7 @@ pub(super) async fn stage_due(shared: &Shared) -> Result<StageResult, sqlx::Erro
         sqlx::query("select pg_notify($1, q) from unnest($2::text[]) q")
             .bind(CHANNEL)
             .bind(&distinct)
-            .execute(&shared.state.db)
+            .execute(&shared.db)
             .await?;
     }
     // Measured on the database clock, which decides what is due.
@@ -88,8 +87,7 @@ pub(super) async fn stage_due(shared: &Shared) -> Result<StageResult, sqlx::Erro
         "select extract(epoch from (run_at - clock_timestamp()))::float8 from smartflow_shared.jobs \
          where state = 'scheduled' order by run_at limit 1",
     )
-    .persistent(false)
-    .fetch_optional(&shared.state.db)
+    .fetch_optional(&shared.db)
     .await?;
     let next_in = next.map(|s| Duration::from_secs_f64(s.max(0.0)) + Duration::from_micros(500));
     Ok(StageResult { moved, next_in })
@@ -192,7 +190,7 @@ async fn beat(
     .bind(&shared.worker_id)
     .bind(hostname())
     .bind(queues)
-    .execute(&shared.state.db)
+    .execute(&shared.db)
     .await?;
     if ids.is_empty() {
         return Ok(Vec::new());
@@ -203,6 +201,6 @@ async fn beat(
     )
     .bind(ids)
     .bind(&shared.worker_id)
-    .fetch_all(&shared.state.db)
+    .fetch_all(&shared.db)
     .await
 }

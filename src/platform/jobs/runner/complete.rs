@@ -151,8 +151,8 @@ pub(super) async fn completer(db: PgPool, mut rx: mpsc::UnboundedReceiver<Messag
 }
 
 /// Writes outcomes in one statement, fenced by attempt so a rescued-and-reclaimed job is not
-/// overwritten by its stale first run. Commits asynchronously: losing the last few completions
-/// in a database crash only means those jobs run again, which at-least-once allows.
+/// overwritten by its stale first run. On the runner's connections this commits asynchronously
+/// (see `runner_pool`).
 pub(super) async fn write_completions(db: &PgPool, batch: &[Completion]) {
     let mut ids = Vec::with_capacity(batch.len());
     let mut attempts = Vec::with_capacity(batch.len());
@@ -169,11 +169,8 @@ pub(super) async fn write_completions(db: &PgPool, batch: &[Completion]) {
         refunds.push(c.refund);
     }
     for attempt in 0..5 {
-        let result = async {
-            let mut tx = db.begin().await?;
-            sqlx::query("set local synchronous_commit = off").execute(&mut *tx).await?;
-            sqlx::query(
-                r#"
+        let result = sqlx::query(
+            r#"
                 update smartflow_shared.jobs j
                 set state = d.state,
                     run_at = coalesce(d.run_at, j.run_at),
@@ -191,20 +188,16 @@ pub(super) async fn write_completions(db: &PgPool, batch: &[Completion]) {
                 where j.id = d.id and j.attempt = d.attempt and j.state = 'running'
                 "#,
             )
-    .persistent(false)
             .bind(&ids)
             .bind(&attempts)
             .bind(&states)
             .bind(&run_ats)
             .bind(&errors)
             .bind(&refunds)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await
-        }
-        .await;
+            .execute(db)
+            .await;
         match result {
-            Ok(()) => return,
+            Ok(_) => return,
             Err(e) => {
                 tracing::warn!(error = %e, attempt, "writing job outcomes failed; retrying");
                 tokio::time::sleep(Duration::from_millis(200 * (attempt + 1))).await;
@@ -238,7 +231,6 @@ pub(super) async fn release(
         select pg_notify($4, queue) from (select distinct queue from released) q
         "#,
     )
-    .persistent(false)
     .bind(&ids)
     .bind(&attempts)
     .bind(worker_id)

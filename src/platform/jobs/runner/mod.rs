@@ -12,6 +12,7 @@ use std::{
 };
 
 use futures_util::FutureExt;
+use sqlx::{PgConnection, PgPool, postgres::PgPoolOptions};
 use tokio::{
     sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch},
     task::{AbortHandle, JoinHandle},
@@ -28,6 +29,9 @@ use crate::{config::JobsSettings, state::AppState};
 
 /// Largest batch claimed or staged in one statement.
 const BATCH_MAX: usize = 256;
+/// While a queue has a backlog, a claim waits this long at most for more of its slots to free,
+/// so one statement claims many jobs instead of one per finished job.
+const GATHER: Duration = Duration::from_millis(2);
 
 /// What health and metrics know about this process's runner.
 #[derive(Debug, Default)]
@@ -45,6 +49,8 @@ struct RunningJob {
 
 struct Shared {
     state: AppState,
+    /// The runner's own connections (claims, outcomes, staging, heartbeats); see [`runner_pool`].
+    db: PgPool,
     registry: JobRegistry,
     /// The kinds `registry` runs: only those are claimed.
     kinds: Vec<String>,
@@ -97,6 +103,7 @@ impl Runner {
         let (tx, rx) = mpsc::unbounded_channel();
         let wake = settings.queues.keys().map(|q| (q.clone(), Arc::new(Notify::new()))).collect();
         let shared = Arc::new(Shared {
+            db: runner_pool(&state),
             state,
             kinds: registry.kinds().into_iter().map(String::from).collect(),
             registry,
@@ -124,7 +131,7 @@ impl Runner {
             tokio::spawn(heartbeat(shared.clone())),
             tokio::spawn(maintenance::run(shared.state.clone())),
         ];
-        let completer = Some(tokio::spawn(completer(shared.state.db.clone(), rx)));
+        let completer = Some(tokio::spawn(completer(shared.db.clone(), rx)));
         shared.state.jobs.worker_running.store(true, Ordering::Relaxed);
         tracing::info!(worker = %shared.worker_id, queues = ?shared.settings.queues, "job runner started");
         Runner { shared, shutdown, loops, background, completer }
@@ -132,6 +139,11 @@ impl Runner {
 
     pub fn worker_id(&self) -> &str {
         &self.shared.worker_id
+    }
+
+    /// The runner's own connections (see `jobs.connections`).
+    pub fn pool(&self) -> &PgPool {
+        &self.shared.db
     }
 
     /// Jobs running right now in this process.
@@ -175,8 +187,7 @@ impl Runner {
                 count = leftover.len(),
                 "shutdown deadline passed; releasing running jobs"
             );
-            if let Err(e) = release(&self.shared.state.db, &self.shared.worker_id, &leftover).await
-            {
+            if let Err(e) = release(&self.shared.db, &self.shared.worker_id, &leftover).await {
                 tracing::error!(error = %e, "could not release jobs; they will be rescued");
             }
         }
@@ -193,11 +204,34 @@ impl Runner {
         }
         let _ = sqlx::query("delete from smartflow_shared.job_workers where id = $1")
             .bind(&self.shared.worker_id)
-            .execute(&self.shared.state.db)
+            .execute(&self.shared.db)
             .await;
         self.shared.state.jobs.worker_running.store(false, Ordering::Relaxed);
         tracing::info!(worker = %self.shared.worker_id, "job runner stopped");
     }
+}
+
+/// Connections for the runner's bookkeeping (`smartflow-jobs` in `pg_stat_activity`), besides
+/// `database.max_connections`. They commit
+/// asynchronously: a database crash can lose the last few milliseconds of claims and outcomes,
+/// which only means those jobs run again, as at-least-once delivery allows; the jobs' own work
+/// uses the main pool and commits durably. They plan every execution with its parameters
+/// (`plan_cache_mode = force_custom_plan`), so statements are prepared once yet never run a
+/// generic plan cached while the queue was empty (a sequential scan and sort that collapsed
+/// throughput once a backlog built).
+fn runner_pool(state: &AppState) -> PgPool {
+    let options = (*state.db.connect_options())
+        .clone()
+        .application_name("smartflow-jobs")
+        .options([("synchronous_commit", "off"), ("plan_cache_mode", "force_custom_plan")]);
+    let database = &state.settings.database;
+    PgPoolOptions::new()
+        .max_connections(state.settings.jobs.connections)
+        .min_connections(0)
+        .acquire_timeout(Duration::from_millis(database.acquire_timeout_ms))
+        .idle_timeout(Duration::from_secs(database.idle_timeout_secs))
+        .max_lifetime(Duration::from_secs(database.max_lifetime_secs))
+        .connect_lazy_with(options)
 }
 
 fn hostname() -> String {
@@ -217,6 +251,10 @@ async fn queue_loop(
     mut stop: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(concurrency));
+    // Signalled each time a job of this queue gives its slot back.
+    let freed = Arc::new(Notify::new());
+    // Whether the last claim got all it asked for, so more jobs are likely waiting.
+    let mut backlog = false;
     let wake = shared.wake.get(&queue).cloned().unwrap_or_default();
     let poll = Duration::from_millis(shared.settings.poll_interval_ms);
     loop {
@@ -231,13 +269,37 @@ async fn queue_loop(
             }
             continue;
         }
-        let want = free.min(BATCH_MAX);
-        match claim(&shared, &queue, want).await {
+        if backlog && free < concurrency {
+            let gather = tokio::time::sleep(GATHER);
+            tokio::pin!(gather);
+            while slots.available_permits() < concurrency {
+                tokio::select! {
+                    _ = freed.notified() => {}
+                    _ = &mut gather => break,
+                    _ = stop.changed() => break,
+                }
+            }
+        }
+        let want = slots.available_permits().min(BATCH_MAX);
+        // Waiting for a connection is given up when shutdown begins: no claim starts after it.
+        let conn = tokio::select! {
+            conn = shared.db.acquire() => conn,
+            _ = stop.changed() => continue,
+        };
+        if *stop.borrow() {
+            break;
+        }
+        let claimed = match conn {
+            Ok(mut conn) => claim(&shared, &mut conn, &queue, want).await,
+            Err(e) => Err(e),
+        };
+        match claimed {
             Ok(jobs) => {
                 let got = jobs.len();
+                backlog = got == want;
                 for job in jobs {
                     match slots.clone().try_acquire_owned() {
-                        Ok(permit) => spawn_job(&shared, job, permit),
+                        Ok(permit) => spawn_job(&shared, job, permit, freed.clone()),
                         Err(_) => tracing::error!("claimed more jobs than free slots"),
                     }
                 }
@@ -262,7 +324,12 @@ async fn queue_loop(
     }
 }
 
-async fn claim(shared: &Shared, queue: &str, limit: usize) -> Result<Vec<Claimed>, sqlx::Error> {
+async fn claim(
+    shared: &Shared,
+    conn: &mut PgConnection,
+    queue: &str,
+    limit: usize,
+) -> Result<Vec<Claimed>, sqlx::Error> {
     let rows: Vec<(JobId, String, serde_json::Value, i32, i32, String)> = sqlx::query_as(
         r#"
         with next as (
@@ -279,12 +346,11 @@ async fn claim(shared: &Shared, queue: &str, limit: usize) -> Result<Vec<Claimed
         returning j.id, j.kind, j.args, j.attempt, j.max_attempts, j.queue
         "#,
     )
-    .persistent(false)
     .bind(queue)
     .bind(limit as i64)
     .bind(&shared.worker_id)
     .bind(&shared.kinds)
-    .fetch_all(&shared.state.db)
+    .fetch_all(conn)
     .await?;
     Ok(rows
         .into_iter()
@@ -299,7 +365,12 @@ async fn claim(shared: &Shared, queue: &str, limit: usize) -> Result<Vec<Claimed
         .collect())
 }
 
-fn spawn_job(shared: &Arc<Shared>, mut job: Claimed, permit: OwnedSemaphorePermit) {
+fn spawn_job(
+    shared: &Arc<Shared>,
+    mut job: Claimed,
+    permit: OwnedSemaphorePermit,
+    freed: Arc<Notify>,
+) {
     let id = job.id;
     shared
         .running
@@ -325,6 +396,7 @@ fn spawn_job(shared: &Arc<Shared>, mut job: Claimed, permit: OwnedSemaphorePermi
         }
         let _ = task_shared.completions.send(Message::Outcome(completion));
         drop(permit);
+        freed.notify_one();
     });
     if let Some(entry) = shared.running.lock().unwrap_or_else(|e| e.into_inner()).get_mut(&id) {
         entry.abort = Some(handle.abort_handle());
@@ -374,6 +446,7 @@ async fn execute(shared: &Shared, job: &mut Claimed) -> JobResult {
 pub async fn run_pending(state: &AppState, registry: &JobRegistry) -> anyhow::Result<usize> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let shared = Shared {
+        db: state.db.clone(),
         state: state.clone(),
         registry: registry.clone(),
         kinds: registry.kinds().into_iter().map(String::from).collect(),
@@ -390,7 +463,8 @@ pub async fn run_pending(state: &AppState, registry: &JobRegistry) -> anyhow::Re
         stage_due(&shared).await?;
         let mut ran = 0;
         for queue in shared.settings.queues.keys() {
-            for mut job in claim(&shared, queue, 1).await? {
+            let claimed = claim(&shared, &mut *shared.db.acquire().await?, queue, 1).await?;
+            for mut job in claimed {
                 let started = Instant::now();
                 let result = execute(&shared, &mut job).await;
                 let c = completion_for(&shared, &job, result, started.elapsed());
