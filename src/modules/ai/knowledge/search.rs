@@ -16,6 +16,21 @@ use crate::{
     state::AppState,
 };
 
+/// The condition that keeps chunk `c` only when one of its sources matches the metadata filter
+/// (parameter `$filter`, `jsonb`) and the document list (parameter `$docs`, `uuid[]`); both
+/// null keeps every chunk without looking at sources.
+#[rustfmt::skip]
+macro_rules! source_filter {
+    ($filter:literal, $docs:literal) => {
+        concat!(
+            "(($", $filter, "::jsonb is null and $", $docs, "::uuid[] is null) or exists (",
+            "select 1 from smartflow_ai.chunk_sources s where s.chunk_id = c.id ",
+            "and ($", $filter, "::jsonb is null or s.metadata @> $", $filter, ") ",
+            "and ($", $docs, "::uuid[] is null or s.document_id = any($", $docs, "))))"
+        )
+    };
+}
+
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 pub struct SearchInput {
     pub query: String,
@@ -251,14 +266,12 @@ async fn text_candidates(
         if tsquery.trim().is_empty() {
             continue; // only stop words
         }
-        let rows: Vec<(Uuid, f32)> = sqlx::query_as(
+        let rows: Vec<(Uuid, f32)> = sqlx::query_as(concat!(
             "select c.id, ts_rank_cd(c.tsv, $3::tsquery) as rank from smartflow_ai.chunks c \
-             where c.knowledge_base_id = any($1) and c.workspace_id = $2 and c.tsv @@ $3::tsquery \
-             and (($4::jsonb is null and $5::uuid[] is null) or exists (select 1 from smartflow_ai.chunk_sources s \
-             where s.chunk_id = c.id and ($4::jsonb is null or s.metadata @> $4) \
-             and ($5::uuid[] is null or s.document_id = any($5)))) \
-             order by rank desc, c.id limit $6",
-        )
+             where c.knowledge_base_id = any($1) and c.workspace_id = $2 and c.tsv @@ $3::tsquery and ",
+            source_filter!(4, 5),
+            " order by rank desc, c.id limit $6",
+        ))
         // Planned with the real query each time: a cached generic plan cannot know how
         // selective the words are and scanned every chunk.
         .persistent(false)
@@ -317,14 +330,12 @@ async fn vector_candidates(
         return Ok(None);
     }
     if ai(state)?.pgvector {
-        let rows: Vec<(Uuid, f64)> = sqlx::query_as(
+        let rows: Vec<(Uuid, f64)> = sqlx::query_as(concat!(
             "select c.id, 1 - (c.embedding_vector <=> $3::vector) as similarity from smartflow_ai.chunks c \
-             where c.knowledge_base_id = any($1) and c.workspace_id = $2 and c.embedding_vector is not null \
-             and (($4::jsonb is null and $5::uuid[] is null) or exists (select 1 from smartflow_ai.chunk_sources s \
-             where s.chunk_id = c.id and ($4::jsonb is null or s.metadata @> $4) \
-             and ($5::uuid[] is null or s.document_id = any($5)))) \
-             order by c.embedding_vector <=> $3::vector, c.id limit $6",
-        )
+             where c.knowledge_base_id = any($1) and c.workspace_id = $2 and c.embedding_vector is not null and ",
+            source_filter!(4, 5),
+            " order by c.embedding_vector <=> $3::vector, c.id limit $6",
+        ))
         .persistent(false)
         .bind(&same_ids)
         .bind(ctx.workspace)
@@ -347,13 +358,11 @@ async fn vector_candidates(
         scored.truncate(n as usize);
         return Ok(Some(scored));
     }
-    let rows: Vec<(Uuid, Vec<f32>)> = sqlx::query_as(
+    let rows: Vec<(Uuid, Vec<f32>)> = sqlx::query_as(concat!(
         "select c.id, c.embedding from smartflow_ai.chunks c \
-         where c.knowledge_base_id = any($1) and c.workspace_id = $2 and c.embedding is not null \
-         and (($3::jsonb is null and $4::uuid[] is null) or exists (select 1 from smartflow_ai.chunk_sources s \
-             where s.chunk_id = c.id and ($3::jsonb is null or s.metadata @> $3) \
-             and ($4::uuid[] is null or s.document_id = any($4))))",
-    )
+         where c.knowledge_base_id = any($1) and c.workspace_id = $2 and c.embedding is not null and ",
+        source_filter!(3, 4),
+    ))
     .bind(&same_ids)
     .bind(ctx.workspace)
     .bind(q.filter_or_none())
