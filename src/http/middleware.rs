@@ -184,7 +184,7 @@ pub async fn api_errors(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let is_api = is_api_path(req.path());
-    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+    let request_id = RequestId::of(&req);
     let res = next.call(req).await?.map_into_boxed_body();
     if !is_api || res.status().as_u16() < 400 {
         return Ok(res);

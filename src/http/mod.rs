@@ -23,6 +23,13 @@ use crate::{config::Settings, error, state::AppState};
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
+impl RequestId {
+    /// The id the request-id middleware gave this request, if it ran.
+    pub fn of(msg: &impl actix_web::HttpMessage) -> Option<String> {
+        msg.extensions().get::<RequestId>().map(|r| r.0.clone())
+    }
+}
+
 impl FromRequest for RequestId {
     type Error = actix_web::Error;
     type Future = Ready<Result<Self, Self::Error>>;

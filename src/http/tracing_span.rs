@@ -2,7 +2,7 @@
 //! It names the matched route pattern only: raw paths and queries may hold tokens.
 
 use actix_web::{
-    Error, HttpMessage,
+    Error,
     body::MessageBody,
     dev::{ServiceRequest, ServiceResponse},
 };
@@ -28,8 +28,7 @@ impl Extractor for HeaderExtractor<'_> {
 
 impl RootSpanBuilder for SmartFlowRootSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
-        let request_id =
-            request.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+        let request_id = RequestId::of(request).unwrap_or_default();
         // The route pattern, never the raw path or query: paths carry secrets (`/invite/{token}`).
         let route = request.match_pattern().unwrap_or_else(|| "unmatched".into());
         let span = tracing::info_span!(

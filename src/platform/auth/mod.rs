@@ -208,7 +208,7 @@ pub async fn authenticate(req: &HttpRequest) -> Result<Principal, AppError> {
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("application state missing")))?;
     let mut principal = resolve(req, state).await?;
-    principal.request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+    principal.request_id = RequestId::of(req);
     principal.ip =
         client_ip(req, state.settings.server.trust_proxy_headers).map(|ip| ip.to_string());
     req.extensions_mut().insert(principal.clone());

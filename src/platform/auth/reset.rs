@@ -14,7 +14,11 @@ use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{password, routes::REDACTED, sessions, throttle};
+use super::{
+    password,
+    routes::{REDACTED, actor_for},
+    sessions, throttle,
+};
 use crate::{
     domain::{Email, NewPassword},
     error::AppError,
@@ -138,11 +142,6 @@ async fn issue_link(state: &AppState, asked: &Asked) -> Result<(), AppError> {
     Ok(())
 }
 
-fn request_id(req: &HttpRequest) -> Option<String> {
-    use actix_web::HttpMessage;
-    req.extensions().get::<RequestId>().map(|r| r.0.clone())
-}
-
 /// Queues a reset link for `raw_email`. Known and unknown addresses get the same answer after
 /// the same work; requests over the per-address or per-client limit get 429.
 pub async fn request_reset(
@@ -165,7 +164,7 @@ pub async fn request_reset(
         ip.as_deref(),
     )
     .await?;
-    let asked = Asked { email: email.into_inner(), request_id: request_id(req), ip };
+    let asked = Asked { email: email.into_inner(), request_id: RequestId::of(req), ip };
     let json = serde_json::to_string(&asked).map_err(AppError::internal)?;
     let sealed = state.cipher.encrypt(&json, CONTEXT).map_err(AppError::internal)?;
     let mut conn = state.db.acquire().await?;
@@ -232,13 +231,7 @@ pub async fn confirm_reset(
     .execute(&mut *tx)
     .await?
     .rows_affected();
-    let actor = Actor {
-        user_id: Some(user_id),
-        label: email,
-        request_id: request_id(req),
-        ip: client_ip(req, state.settings.server.trust_proxy_headers).map(|i| i.to_string()),
-        ..Actor::default()
-    };
+    let actor = actor_for(req, state, Some((user_id, &email)), None);
     record_event(
         &mut tx,
         &actor,

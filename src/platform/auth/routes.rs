@@ -120,7 +120,7 @@ pub(super) fn actor_for(
     user: Option<(Uuid, &str)>,
     workspace: Option<Uuid>,
 ) -> Actor {
-    let request_id = req.extensions_ref_id();
+    let request_id = RequestId::of(req);
     let ip = client_ip(req, state.settings.server.trust_proxy_headers).map(|i| i.to_string());
     match user {
         Some((id, email)) => Actor {
@@ -132,17 +132,6 @@ pub(super) fn actor_for(
             ..Actor::default()
         },
         None => Actor::anonymous(request_id, ip),
-    }
-}
-
-trait RequestIdExt {
-    fn extensions_ref_id(&self) -> Option<String>;
-}
-
-impl RequestIdExt for HttpRequest {
-    fn extensions_ref_id(&self) -> Option<String> {
-        use actix_web::HttpMessage;
-        self.extensions().get::<RequestId>().map(|r| r.0.clone())
     }
 }
 

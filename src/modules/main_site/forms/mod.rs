@@ -15,7 +15,7 @@ use serde::{Deserialize, Deserializer, de::DeserializeOwned};
 
 use crate::{
     error::{AppError, FieldError},
-    http::{RequestId, client_ip},
+    http::client_ip,
     state::AppState,
 };
 
@@ -83,11 +83,6 @@ impl<'de> Deserialize<'de> for Checkbox {
 pub fn ip_of(req: &HttpRequest, state: &AppState) -> String {
     client_ip(req, state.settings.server.trust_proxy_headers)
         .map_or_else(|| "unknown".to_string(), |ip| ip.to_string())
-}
-
-pub fn request_id(req: &HttpRequest) -> Option<String> {
-    use actix_web::HttpMessage;
-    req.extensions().get::<RequestId>().map(|r| r.0.clone())
 }
 
 /// What the screen decided before the fields are read.

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::NewInquiry;
 use crate::{
     error::{AppError, FieldError, Validator},
+    http::RequestId,
     modules::main_site::{
         MainSite,
         forms::{self, Screen, fields},
@@ -114,7 +115,7 @@ async fn submit(
     let topics: Vec<&str> = site.content.contact.topics.iter().map(|t| t.value.as_str()).collect();
     let inquiry = NewInquiry::parse(input, &topics, token_error)?;
     forms::limits::hit_email(state, &inquiry.email).await?;
-    let actor = Actor::anonymous(forms::request_id(req), Some(ip));
+    let actor = Actor::anonymous(RequestId::of(req), Some(ip));
     forms::spend_then(state, token.as_ref(), store(state, &actor, &inquiry)).await.map(Some)
 }
 

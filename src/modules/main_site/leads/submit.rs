@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::{
     domain::Email,
     error::{AppError, FieldError, Validator},
+    http::RequestId,
     modules::main_site::{
         forms::{self, Checkbox, Screen, fields},
         leads::model::LeadStatus,
@@ -206,7 +207,7 @@ pub async fn submit(
         };
     let lead = NewLead::parse(input, token_error)?;
     forms::limits::hit_email(state, &lead.email).await?;
-    let actor = Actor::anonymous(forms::request_id(req), Some(ip));
+    let actor = Actor::anonymous(RequestId::of(req), Some(ip));
     forms::spend_then(state, token.as_ref(), store(state, &actor, &lead)).await.map(Some)
 }
 
