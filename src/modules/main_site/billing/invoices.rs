@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{
     stripe::{Event, Invoice},
-    sync::{Outcome, actor, find_workspace},
+    sync::{Change, Outcome, actor, find_workspace, upsert},
 };
 use crate::{
     error::AppError,
@@ -22,39 +22,46 @@ use crate::{
 
 /// Stores the failure on the workspace's subscription. A renewal of the subscription the
 /// workspace holds moves it from `active`/`trialing` to `past_due` (as Stripe itself does)
-/// unless an event newer than this one already set its state; the clock then advances, so a
-/// late, older `customer.subscription.updated` cannot undo it. Returns the status it set.
+/// through the same ordered upsert as subscription events, so an event newer than this one
+/// keeps its state and a late, older one cannot undo it. Returns whether it turned `past_due`.
 async fn record_failure(
     conn: &mut PgConnection,
     ws: Uuid,
     subscription: Option<&str>,
     at: DateTime<Utc>,
-) -> Result<Option<String>, sqlx::Error> {
-    let turns: Option<bool> = sqlx::query_scalar(
-        "select coalesce(status in ('active', 'trialing') and stripe_subscription_id = $2 \
-           and (last_event_at is null or last_event_at <= $3), false) \
-         from smartflow_shared.subscriptions where workspace_id = $1 for update",
+    stripe_event: &str,
+) -> Result<bool, AppError> {
+    type Held = (String, String, Option<String>, Option<String>, Option<DateTime<Utc>>, bool);
+    let held: Option<Held> = sqlx::query_as(
+        "update smartflow_shared.subscriptions set \
+           last_payment_failed_at = greatest(last_payment_failed_at, $2), updated_at = now() \
+         where workspace_id = $1 returning plan_id, status, stripe_customer_id, \
+           stripe_subscription_id, current_period_end, cancel_at_period_end",
     )
     .bind(ws)
-    .bind(subscription)
     .bind(at)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some(turns) = turns else { return Ok(None) };
-    sqlx::query(
-        "update smartflow_shared.subscriptions set \
-           last_payment_failed_at = greatest(last_payment_failed_at, $2), \
-           status = case when $3 then 'past_due' else status end, \
-           last_event_at = case when $3 then greatest(last_event_at, $2) else last_event_at end, \
-           updated_at = now() \
-         where workspace_id = $1",
-    )
-    .bind(ws)
-    .bind(at)
-    .bind(turns)
-    .execute(conn)
-    .await?;
-    Ok(turns.then(|| "past_due".to_string()))
+    let Some((plan_id, status, customer, held_subscription, period_end, cancel)) = held else {
+        return Ok(false);
+    };
+    if !matches!(status.as_str(), "active" | "trialing")
+        || held_subscription.is_none()
+        || held_subscription.as_deref() != subscription
+    {
+        return Ok(false);
+    }
+    let change = Change {
+        workspace: ws,
+        plan_id: &plan_id,
+        status: "past_due",
+        customer: customer.as_deref(),
+        subscription: held_subscription.as_deref(),
+        period_end,
+        cancel_at_period_end: Some(cancel),
+        event_at: at,
+    };
+    upsert(conn, &change, stripe_event).await
 }
 
 pub(super) async fn payment_failed(
@@ -70,7 +77,7 @@ pub(super) async fn payment_failed(
     else {
         return Ok(Outcome::Ignored("no workspace matches the invoice".into()));
     };
-    let turned = record_failure(&mut *conn, ws, sub_id.as_deref(), at).await?;
+    let turned = record_failure(&mut *conn, ws, sub_id.as_deref(), at, &event.id).await?;
     let (workspace_name, plan_id): (String, Option<String>) = sqlx::query_as(
         "select w.name, s.plan_id from smartflow_shared.workspaces w \
          left join smartflow_shared.subscriptions s on s.workspace_id = w.id where w.id = $1",
@@ -78,12 +85,6 @@ pub(super) async fn payment_failed(
     .bind(ws)
     .fetch_one(&mut *conn)
     .await?;
-    if let Some(status) = &turned {
-        let payload = json!({ "plan_id": plan_id, "status": status, "stripe_event": event.id });
-        let domain =
-            DomainEvent::new("subscription.updated", "workspace", ws, payload).workspace(ws);
-        record_event(&mut *conn, &actor(), domain).await?;
-    }
     let admins: Vec<String> = sqlx::query_scalar(
         "select u.email from smartflow_shared.memberships m join smartflow_main.users u on u.id = m.user_id \
          where m.workspace_id = $1 and m.role = 'admin' and u.disabled_at is null order by u.email",
@@ -111,7 +112,7 @@ pub(super) async fn payment_failed(
     let payload = json!({
         "invoice_id": invoice.id, "amount_due": invoice.amount_due, "currency": invoice.currency,
         "attempt_count": invoice.attempt_count, "notified": admins.len(), "stripe_event": event.id,
-        "past_due": turned.is_some(),
+        "past_due": turned,
     });
     let domain = DomainEvent::new("billing.payment_failed", "workspace", ws, payload).workspace(ws);
     record_event(conn, &actor(), domain).await?;

@@ -120,19 +120,19 @@ pub(super) async fn find_workspace(
 }
 
 /// A subscription state to store, unless a newer event already did.
-struct Change<'a> {
-    workspace: Uuid,
-    plan_id: &'a str,
-    status: &'a str,
-    customer: Option<&'a str>,
-    subscription: Option<&'a str>,
-    period_end: Option<DateTime<Utc>>,
-    cancel_at_period_end: Option<bool>,
-    event_at: DateTime<Utc>,
+pub(super) struct Change<'a> {
+    pub(super) workspace: Uuid,
+    pub(super) plan_id: &'a str,
+    pub(super) status: &'a str,
+    pub(super) customer: Option<&'a str>,
+    pub(super) subscription: Option<&'a str>,
+    pub(super) period_end: Option<DateTime<Utc>>,
+    pub(super) cancel_at_period_end: Option<bool>,
+    pub(super) event_at: DateTime<Utc>,
 }
 
 /// Returns whether the change was applied (false: an event newer than this one was already).
-async fn upsert(
+pub(super) async fn upsert(
     conn: &mut PgConnection,
     c: &Change<'_>,
     stripe_event: &str,
