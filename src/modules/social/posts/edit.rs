@@ -137,7 +137,7 @@ pub async fn update(
     for account in &plan.accounts {
         match targets.iter().find(|(_, a, s)| *a == account.id && s != "cancelled") {
             Some((target, _, _)) => {
-                retime(&mut tx, who.workspace_id, *target, at).await?;
+                retime(&mut tx, who.workspace_id, *target, at.map_or(Due::Draft, Due::At)).await?;
             }
             None => added.push(account.clone()),
         }
@@ -169,21 +169,39 @@ pub async fn update(
     Ok(PostResponse { post, warnings: plan.warnings })
 }
 
-/// Moves a not-yet-published target to `at` (or back to draft) and its job with it.
+/// Where [`retime`] sends a target that has not been published.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Due {
+    /// Back to draft: no time, no job.
+    Draft,
+    /// Scheduled for this time.
+    At(chrono::DateTime<Utc>),
+    /// Due at this time, but its post may exist: `unconfirmed` makes its job read the account's
+    /// recent posts first and publish only when the post is not there.
+    Recheck(chrono::DateTime<Utc>),
+}
+
+/// Moves a not-yet-published target to `due` and its job with it.
 pub(super) async fn retime(
     conn: &mut PgConnection,
     workspace: Uuid,
     target: Uuid,
-    at: Option<chrono::DateTime<Utc>>,
+    due: Due,
 ) -> Result<(), AppError> {
+    let (at, state, fresh) = match due {
+        Due::Draft => (None, "draft", false),
+        Due::At(at) => (Some(at), "scheduled", false),
+        Due::Recheck(at) => (Some(at), "unconfirmed", true),
+    };
     sqlx::query(
-        "update smartflow_social.post_targets set due_at = $2, next_attempt_at = null, \
-         state = case when $2::timestamptz is null then 'draft' else 'scheduled' end, \
-         attempts = case when state = 'failed' then 0 else attempts end, failed_at = null, \
+        "update smartflow_social.post_targets set due_at = $2, next_attempt_at = null, state = $3, \
+         attempts = case when $4 or state = 'failed' then 0 else attempts end, failed_at = null, \
          claim_token = null, updated_at = now() where id = $1",
     )
     .bind(target)
     .bind(at)
+    .bind(state)
+    .bind(fresh)
     .execute(&mut *conn)
     .await?;
     match at {

@@ -11,14 +11,13 @@ use uuid::Uuid;
 
 use super::{
     PostResponse,
-    edit::{lock, retime},
+    edit::{Due, lock, retime},
     input::{PostInput, When, plan},
     repo,
     routes::{ensure_allowance, event_payload},
 };
 use crate::{
     error::AppError,
-    modules::social::publish::queue,
     platform::{
         auth::{Authorized, Write},
         events::{Event, record_event},
@@ -94,11 +93,8 @@ pub async fn publish_post_now(
     .execute(&mut *tx)
     .await?;
     for t in &ready {
-        if uncertain.contains(t) {
-            recheck(&mut tx, who.workspace_id, *t, now).await?;
-        } else {
-            retime(&mut tx, who.workspace_id, *t, Some(now)).await?;
-        }
+        let due = if uncertain.contains(t) { Due::Recheck(now) } else { Due::At(now) };
+        retime(&mut tx, who.workspace_id, *t, due).await?;
     }
     repo::refresh_status(&mut tx, *id).await?;
     record_event(
@@ -110,25 +106,4 @@ pub async fn publish_post_now(
     let post = repo::load(&mut tx, who.workspace_id, *id, false).await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(PostResponse { post, warnings: plan.warnings }))
-}
-
-/// Sends a target whose post may exist back through reconciliation: `unconfirmed` makes its
-/// job read the account's recent posts first and publish only when the post is not there.
-async fn recheck(
-    conn: &mut PgConnection,
-    workspace: Uuid,
-    target: Uuid,
-    now: chrono::DateTime<Utc>,
-) -> Result<(), AppError> {
-    sqlx::query(
-        "update smartflow_social.post_targets set state = 'unconfirmed', due_at = $2, \
-         next_attempt_at = null, attempts = 0, failed_at = null, claim_token = null, \
-         updated_at = now() where id = $1",
-    )
-    .bind(target)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    queue::move_to(conn, workspace, target, now).await?;
-    Ok(())
 }
