@@ -6,7 +6,7 @@ use std::{
     panic::AssertUnwindSafe,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicBool, AtomicI64, Ordering},
+        atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -29,9 +29,31 @@ use crate::{config::JobsSettings, state::AppState};
 
 /// Largest batch claimed or staged in one statement.
 const BATCH_MAX: usize = 256;
-/// While a queue has a backlog, a claim waits this long at most for more of its slots to free,
-/// so one statement claims many jobs instead of one per finished job.
+/// While a queue has a backlog of jobs shorter than this (on average), a claim waits this long
+/// at most for more of its slots to free, so one statement claims many jobs instead of one per
+/// finished job. Longer jobs are claimed as soon as a slot frees: waiting would idle slots.
 const GATHER: Duration = Duration::from_millis(2);
+
+/// What a queue's jobs tell its claim loop.
+#[derive(Default)]
+struct QueueTally {
+    /// Signalled each time a job of this queue gives its slot back.
+    freed: Notify,
+    /// Moving average of this queue's run times, in microseconds.
+    average_us: AtomicU64,
+}
+
+impl QueueTally {
+    fn record(&self, run: Duration) {
+        let run = u64::try_from(run.as_micros()).unwrap_or(u64::MAX);
+        let old = self.average_us.load(Ordering::Relaxed);
+        self.average_us.store(old - old / 8 + run / 8, Ordering::Relaxed);
+    }
+
+    fn short_jobs(&self) -> bool {
+        self.average_us.load(Ordering::Relaxed) < GATHER.as_micros() as u64
+    }
+}
 
 /// What health and metrics know about this process's runner.
 #[derive(Debug, Default)]
@@ -251,8 +273,7 @@ async fn queue_loop(
     mut stop: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(concurrency));
-    // Signalled each time a job of this queue gives its slot back.
-    let freed = Arc::new(Notify::new());
+    let tally = Arc::new(QueueTally::default());
     // Whether the last claim got all it asked for, so more jobs are likely waiting.
     let mut backlog = false;
     let wake = shared.wake.get(&queue).cloned().unwrap_or_default();
@@ -269,12 +290,12 @@ async fn queue_loop(
             }
             continue;
         }
-        if backlog && free < concurrency {
+        if backlog && free < concurrency && tally.short_jobs() {
             let gather = tokio::time::sleep(GATHER);
             tokio::pin!(gather);
             while slots.available_permits() < concurrency {
                 tokio::select! {
-                    _ = freed.notified() => {}
+                    _ = tally.freed.notified() => {}
                     _ = &mut gather => break,
                     _ = stop.changed() => break,
                 }
@@ -299,7 +320,7 @@ async fn queue_loop(
                 backlog = got == want;
                 for job in jobs {
                     match slots.clone().try_acquire_owned() {
-                        Ok(permit) => spawn_job(&shared, job, permit, freed.clone()),
+                        Ok(permit) => spawn_job(&shared, job, permit, tally.clone()),
                         Err(_) => tracing::error!("claimed more jobs than free slots"),
                     }
                 }
@@ -369,7 +390,7 @@ fn spawn_job(
     shared: &Arc<Shared>,
     mut job: Claimed,
     permit: OwnedSemaphorePermit,
-    freed: Arc<Notify>,
+    tally: Arc<QueueTally>,
 ) {
     let id = job.id;
     shared
@@ -382,6 +403,7 @@ fn spawn_job(
         let started = Instant::now();
         let result = execute(&task_shared, &mut job).await;
         let elapsed = started.elapsed();
+        tally.record(elapsed);
         // Leave the running set before reporting, so a heartbeat never aborts a finished job.
         {
             let mut running = task_shared.running.lock().unwrap_or_else(|e| e.into_inner());
@@ -396,7 +418,7 @@ fn spawn_job(
         }
         let _ = task_shared.completions.send(Message::Outcome(completion));
         drop(permit);
-        freed.notify_one();
+        tally.freed.notify_one();
     });
     if let Some(entry) = shared.running.lock().unwrap_or_else(|e| e.into_inner()).get_mut(&id) {
         entry.abort = Some(handle.abort_handle());
