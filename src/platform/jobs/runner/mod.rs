@@ -234,10 +234,9 @@ impl Runner {
 }
 
 /// Connections for the runner's bookkeeping (`smartflow-jobs` in `pg_stat_activity`), besides
-/// `database.max_connections`. They commit
-/// asynchronously: a database crash can lose the last few milliseconds of claims and outcomes,
-/// which only means those jobs run again, as at-least-once delivery allows; the jobs' own work
-/// uses the main pool and commits durably. They plan every execution with its parameters
+/// `database.max_connections`. They commit asynchronously: a database crash can lose the last
+/// few milliseconds of claims and outcomes, which only means those jobs run again, as
+/// at-least-once delivery allows; the jobs' own work uses the main pool and commits durably. They plan every execution with its parameters
 /// (`plan_cache_mode = force_custom_plan`), so statements are prepared once yet never run a
 /// generic plan cached while the queue was empty (a sequential scan and sort that collapsed
 /// throughput once a backlog built).
