@@ -86,13 +86,18 @@ async fn within<T>(
     }
 }
 
-pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<PgPool> {
-    let pool = PgPoolOptions::new()
-        .max_connections(settings.max_connections)
-        .min_connections(settings.min_connections)
+/// Pool timeouts and lifetimes from `settings`, for the main pool and the job runner's own.
+pub fn pool_options(settings: &DatabaseSettings) -> PgPoolOptions {
+    PgPoolOptions::new()
         .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
         .idle_timeout(Duration::from_secs(settings.idle_timeout_secs))
         .max_lifetime(Duration::from_secs(settings.max_lifetime_secs))
+}
+
+pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<PgPool> {
+    let pool = pool_options(settings)
+        .max_connections(settings.max_connections)
+        .min_connections(settings.min_connections)
         .connect_with(connect_options(settings)?)
         .await
         .context("could not connect to PostgreSQL (database.url)")?;

@@ -171,31 +171,31 @@ pub(super) async fn write_completions(db: &PgPool, batch: &[Completion]) {
     for attempt in 0..5 {
         let result = sqlx::query(
             r#"
-                update smartflow_shared.jobs j
-                set state = d.state,
-                    run_at = coalesce(d.run_at, j.run_at),
-                    attempt = j.attempt - d.refund,
-                    last_error = coalesce(d.error, j.last_error),
-                    errors = case when d.error is null or d.state = 'cancelled' then j.errors
-                             else j.errors || jsonb_build_array(jsonb_build_object(
-                                 'attempt', j.attempt, 'at', now(), 'error', d.error)) end,
-                    finished_at = case
-                        when d.state in ('completed', 'cancelled', 'dead') then now() else null end,
-                    heartbeat_at = null,
-                    locked_by = null
-                from unnest($1::int8[], $2::int4[], $3::text[], $4::timestamptz[], $5::text[], $6::int4[])
-                    as d(id, attempt, state, run_at, error, refund)
-                where j.id = d.id and j.attempt = d.attempt and j.state = 'running'
-                "#,
-            )
-            .bind(&ids)
-            .bind(&attempts)
-            .bind(&states)
-            .bind(&run_ats)
-            .bind(&errors)
-            .bind(&refunds)
-            .execute(db)
-            .await;
+            update smartflow_shared.jobs j
+            set state = d.state,
+                run_at = coalesce(d.run_at, j.run_at),
+                attempt = j.attempt - d.refund,
+                last_error = coalesce(d.error, j.last_error),
+                errors = case when d.error is null or d.state = 'cancelled' then j.errors
+                         else j.errors || jsonb_build_array(jsonb_build_object(
+                             'attempt', j.attempt, 'at', now(), 'error', d.error)) end,
+                finished_at = case
+                    when d.state in ('completed', 'cancelled', 'dead') then now() else null end,
+                heartbeat_at = null,
+                locked_by = null
+            from unnest($1::int8[], $2::int4[], $3::text[], $4::timestamptz[], $5::text[], $6::int4[])
+                as d(id, attempt, state, run_at, error, refund)
+            where j.id = d.id and j.attempt = d.attempt and j.state = 'running'
+            "#,
+        )
+        .bind(&ids)
+        .bind(&attempts)
+        .bind(&states)
+        .bind(&run_ats)
+        .bind(&errors)
+        .bind(&refunds)
+        .execute(db)
+        .await;
         match result {
             Ok(_) => return,
             Err(e) => {

@@ -12,7 +12,7 @@ use std::{
 };
 
 use futures_util::FutureExt;
-use sqlx::{PgConnection, PgPool, postgres::PgPoolOptions};
+use sqlx::{PgConnection, PgPool};
 use tokio::{
     sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch},
     task::{AbortHandle, JoinHandle},
@@ -245,13 +245,9 @@ fn runner_pool(state: &AppState) -> PgPool {
         .clone()
         .application_name("smartflow-jobs")
         .options([("synchronous_commit", "off"), ("plan_cache_mode", "force_custom_plan")]);
-    let database = &state.settings.database;
-    PgPoolOptions::new()
+    crate::db::pool_options(&state.settings.database)
         .max_connections(state.settings.jobs.connections)
         .min_connections(0)
-        .acquire_timeout(Duration::from_millis(database.acquire_timeout_ms))
-        .idle_timeout(Duration::from_secs(database.idle_timeout_secs))
-        .max_lifetime(Duration::from_secs(database.max_lifetime_secs))
         .connect_lazy_with(options)
 }
 
@@ -463,7 +459,8 @@ async fn execute(shared: &Shared, job: &mut Claimed) -> JobResult {
 // ---- inline execution (tests, CLI) ------------------------------------------------------
 
 /// Runs every job that is due now, one at a time in this task, until none is left; returns how
-/// many ran. For tests and one-off maintenance; production uses [`Runner`].
+/// many ran. For tests: it uses the main pool, not the runner's connections; production uses
+/// [`Runner`].
 pub async fn run_pending(state: &AppState, registry: &JobRegistry) -> anyhow::Result<usize> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let shared = Shared {
@@ -506,5 +503,25 @@ pub async fn run_pending(state: &AppState, registry: &JobRegistry) -> anyhow::Re
         if ran == 0 {
             return Ok(total);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_queues_of_short_jobs_wait_for_free_slots() {
+        let tally = QueueTally::default();
+        for _ in 0..20 {
+            tally.record(Duration::from_micros(200));
+        }
+        assert!(tally.short_jobs(), "0.2 ms jobs are short");
+        tally.record(Duration::from_millis(100));
+        assert!(!tally.short_jobs(), "one 100 ms job lifts the average past 2 ms");
+        for _ in 0..60 {
+            tally.record(Duration::from_micros(200));
+        }
+        assert!(tally.short_jobs(), "the average follows the queue back down");
     }
 }
